@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs the build and test dependencies of vatp (Debian packages + PyPI).
+set -euo pipefail
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+  build-essential cmake ninja-build pkg-config git \
+  libpcre2-dev nlohmann-json3-dev libcli11-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev \
+  clang clang-format libclang-rt-14-dev python3-pip >/dev/null
+python3 -m pip install -q --disable-pip-version-check numpy

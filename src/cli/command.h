@@ -1,0 +1,20 @@
+// Each CLI subcommand lives in its own file (cmd_<name>.cc) and exposes one function
+// that registers it on the app. The CLI holds no math: it parses flags, calls the
+// library, prints results, and turns a non-ok Status into a message and exit code 1.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "core/status.h"
+
+namespace vatp::cli {
+
+// What a subcommand's callback runs after flags are parsed. Returning a non-ok Status
+// makes main() print "vatp <cmd>: error: <message>" and exit 1.
+using CommandFn = std::function<Status()>;
+
+// Registration: each cmd_<name>.cc defines one of these.
+
+}  // namespace vatp::cli

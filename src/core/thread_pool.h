@@ -1,0 +1,53 @@
+// A persistent pool of worker threads. parallel_for splits [0, n) into chunks taken
+// from an atomic counter; the calling thread works too. No allocation per call.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace vatp {
+
+class ThreadPool {
+ public:
+  // n_threads counts the caller: ThreadPool(2) starts one extra worker.
+  explicit ThreadPool(int n_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return n_threads_; }
+
+  // Calls fn(begin, end, thread_index) over disjoint ranges covering [0, n), each of
+  // at most `grain` items. Returns when all are done. thread_index < size().
+  using RangeFn = std::function<void(int64_t begin, int64_t end, int thread)>;
+  void parallel_for(int64_t n, int64_t grain, const RangeFn& fn);
+
+  // Calls fn(i) once for each i in [0, size()), spread over the threads.
+  void run_on_all(const std::function<void(int thread)>& fn);
+
+ private:
+  void worker_loop(int index);
+  void work(int thread);
+
+  int n_threads_;
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable cv_start_;
+  std::condition_variable cv_done_;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+
+  // The job of the current generation.
+  const RangeFn* fn_ = nullptr;
+  int64_t n_ = 0;
+  int64_t grain_ = 1;
+  std::atomic<int64_t> next_{0};
+};
+
+}  // namespace vatp

@@ -1,0 +1,1 @@
+// Module eval: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// Module gguf: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// Module kernels: see docs/architecture.md.

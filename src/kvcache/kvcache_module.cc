@@ -1,0 +1,1 @@
+// Module kvcache: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// Module model: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// Module policy: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// Module runtime: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// Module tokenizer: see docs/architecture.md.

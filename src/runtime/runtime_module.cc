@@ -1,1 +1,0 @@
-// Module runtime: see docs/architecture.md.

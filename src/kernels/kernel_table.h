@@ -14,9 +14,9 @@ namespace vatp::kernels {
 
 enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2 };
 
-const char* isa_name(Isa isa);     // "scalar", "avx2", "avx512"
-bool isa_supported(Isa isa);       // cpuid: Avx2 needs AVX2+FMA+F16C; Avx512 needs F/BW/VL/DQ/VNNI/BF16 too
-Isa detect_isa();                  // the best supported ISA
+const char* isa_name(Isa isa);  // "scalar", "avx2", "avx512"
+bool isa_supported(Isa isa);    // cpuid: Avx2 needs AVX2+FMA+F16C; Avx512 needs F/BW/VL/DQ/VNNI/BF16 too
+Isa detect_isa();               // the best supported ISA
 
 // src (n elements of the type) -> dst (n floats).
 using DequantRowFn = void (*)(const void* src, float* dst, int64_t n);
@@ -54,7 +54,7 @@ struct KernelTable {
   std::array<TypeKernels, kMaxTypeId> types{};
   std::array<bool, kMaxTypeId> type_supported{};
 
-  SwigluFn swiglu = nullptr;          // out = silu(gate) * up
+  SwigluFn swiglu = nullptr;  // out = silu(gate) * up
   F16ToF32Fn fp16_to_f32_row = nullptr;
   F32ToF16Fn f32_to_fp16_row = nullptr;  // round-to-nearest-even
 

@@ -39,7 +39,8 @@ void rope_cache(int32_t pos, int n_rot, const RopeParams& p, float* cs);
 void rope_apply(float* x, int n_heads, int head_dim, int n_rot, RopeLayout layout, const float* cs);
 
 // rope_cache + rope_apply (n_rot <= 512).
-void rope(float* x, int n_heads, int head_dim, int n_rot, int32_t pos, const RopeParams& p, RopeLayout layout);
+void rope(float* x, int n_heads, int head_dim, int n_rot, int32_t pos, const RopeParams& p,
+          RopeLayout layout);
 
 // out = silu(gate) * up with silu(g) = g / (1 + expf(-g)). out may alias gate or up.
 void swiglu_ref(const float* gate, const float* up, float* out, int64_t n);

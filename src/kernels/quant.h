@@ -14,7 +14,7 @@
 
 namespace vatp::kernels {
 
-inline constexpr int QK = 32;    // elements per block of the 32-element types
+inline constexpr int QK = 32;     // elements per block of the 32-element types
 inline constexpr int QK_K = 256;  // elements per K-quant super-block
 
 #define VATP_PACKED __attribute__((packed))

@@ -1,1 +1,0 @@
-// Module kernels: see docs/architecture.md.

@@ -1,0 +1,89 @@
+#include "kernels/matmul.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "core/check.h"
+
+namespace vatp::kernels {
+
+void MatmulScratch::Free::operator()(void* p) const { std::free(p); }
+
+void MatmulScratch::reserve(int64_t max_m, int64_t max_cols) {
+  VATP_CHECK(max_m > 0 && max_cols > 0);
+  // 4 bytes/element covers every activation type (F32 is the widest; Q8_K is 292/256).
+  size_t bytes = static_cast<size_t>(max_m) * static_cast<size_t>(max_cols) * 4 + 64;
+  bytes = (bytes + 63) / 64 * 64;
+  if (bytes > bytes_) {
+    buf_.reset(std::aligned_alloc(64, bytes));
+    VATP_CHECK(buf_ != nullptr);
+    bytes_ = bytes;
+  }
+  max_m_ = std::max(max_m_, max_m);
+  max_cols_ = std::max(max_cols_, max_cols);
+}
+
+ActView quantize_acts(const KernelTable& kt, DType act_type, const float* x, int64_t m, int64_t cols,
+                      MatmulScratch& scratch, ThreadPool& pool) {
+  const TypeKernels& k = kt.at(act_type);
+  VATP_CHECK(k.quantize_row != nullptr);
+  VATP_CHECK(cols % k.block_size == 0);
+  ActView a{act_type, nullptr, m, cols, row_bytes(act_type, cols)};
+  if (act_type == DType::F32) {  // nothing to convert: read x in place
+    a.data = x;
+    return a;
+  }
+  VATP_CHECK(a.row_bytes * static_cast<size_t>(m) <= scratch.capacity_bytes());
+  auto* dst = static_cast<uint8_t*>(scratch.data());
+  const size_t rb = a.row_bytes;
+  if (m == 1) {
+    k.quantize_row(x, dst, cols);
+  } else {
+    pool.parallel_for(m, 1, [&](int64_t b, int64_t e, int) {
+      for (int64_t i = b; i < e; ++i) k.quantize_row(x + i * cols, dst + static_cast<size_t>(i) * rb, cols);
+    });
+  }
+  a.data = dst;
+  return a;
+}
+
+void matmul_acts(const KernelTable& kt, const WeightView& w, const ActView& a, float* y, ThreadPool& pool) {
+  const TypeKernels& k = kt.at(w.type);
+  VATP_CHECK(k.vec_dot != nullptr);
+  VATP_CHECK(k.vec_dot_type == a.type && a.cols == w.cols);
+  const auto* wbase = static_cast<const uint8_t*>(w.data);
+  const auto* abase = static_cast<const uint8_t*>(a.data);
+  const int64_t rows = w.rows, m = a.m;
+  // Chunks of rows, small enough to balance the threads, large enough to amortize
+  // the scheduling; within a chunk each weight row is read once per 4 tokens and the
+  // chunk's rows stay in cache across the token blocks.
+  const int64_t per_thread = rows / (4 * static_cast<int64_t>(pool.size()));
+  const int64_t grain = std::clamp<int64_t>(per_thread, 8, 64);
+  pool.parallel_for(rows, grain, [&](int64_t r0, int64_t r1, int) {
+    int64_t t = 0;
+    if (k.vec_dot4 != nullptr) {
+      for (; t + 4 <= m; t += 4) {
+        const uint8_t* at = abase + static_cast<size_t>(t) * a.row_bytes;
+        for (int64_t r = r0; r < r1; ++r) {
+          float out[4];
+          k.vec_dot4(w.cols, wbase + static_cast<size_t>(r) * w.row_bytes, at, a.row_bytes, out);
+          for (int64_t j = 0; j < 4; ++j) y[(t + j) * rows + r] = out[j];
+        }
+      }
+    }
+    for (; t < m; ++t) {
+      const uint8_t* at = abase + static_cast<size_t>(t) * a.row_bytes;
+      for (int64_t r = r0; r < r1; ++r) {
+        k.vec_dot(w.cols, wbase + static_cast<size_t>(r) * w.row_bytes, at, &y[t * rows + r]);
+      }
+    }
+  });
+}
+
+void matmul(const KernelTable& kt, const WeightView& w, const float* x, int64_t m, float* y,
+            MatmulScratch& scratch, ThreadPool& pool) {
+  const ActView a = quantize_acts(kt, kt.at(w.type).vec_dot_type, x, m, w.cols, scratch, pool);
+  matmul_acts(kt, w, a, y, pool);
+}
+
+}  // namespace vatp::kernels

@@ -1,0 +1,235 @@
+// AVX-512 (+VNNI) dot products: two 32-blocks (or one 64-element K-quant chunk) per
+// 512-bit register, integer products with vpdpbusd. Integer block sums equal the
+// reference's; floats accumulate in 16 lanes (per block: acc += (dx·dy) · lane sums).
+// Anything not here uses the AVX2 version (see kernel_table.cc).
+// gcc 12's AVX-512 headers trip -Wuninitialized on their own _mm512_undefined_*()
+// placeholders (casts, reductions); the warning is about the header, not this code.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include "kernels/quant.h"
+#include "kernels/x86/avx2_util.h"
+#include "kernels/x86/x86.h"
+
+namespace vatp::kernels::avx512 {
+namespace {
+
+using namespace x86;
+
+inline __m512i join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
+
+// u8 × s8 dot, 4 products per int32 lane.
+inline __m512i dpbusd(__m512i u, __m512i s) { return _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, s); }
+
+// s8 × s8 dot: |a| × (b with a's sign).
+inline __m512i dpbssd(__m512i a, __m512i b) {
+  const __mmask64 neg = _mm512_movepi8_mask(a);
+  const __m512i bs = _mm512_mask_sub_epi8(b, neg, _mm512_setzero_si512(), b);
+  return dpbusd(_mm512_abs_epi8(a), bs);
+}
+
+// Per 32-block type: quants of one weight block as 32 bytes (u8 if kUnsigned), and
+// the activation type. Offsets are handled by subtracting kOffset·Σy (Q4_0: 8).
+struct Q4_0P {
+  using W = BlockQ4_0;
+  using A = BlockQ8_0;
+  static constexpr bool kHasMin = false;
+  static constexpr int kOffset = 8;  // quants stored as u8 q+8
+  static __m256i load(const W& x) { return unpack_nibbles(x.qs); }
+};
+struct Q4_1P {
+  using W = BlockQ4_1;
+  using A = BlockQ8_1;
+  static constexpr bool kHasMin = true;
+  static constexpr int kOffset = 0;
+  static __m256i load(const W& x) { return unpack_nibbles(x.qs); }
+};
+struct Q8_0P {
+  using W = BlockQ8_0;
+  using A = BlockQ8_0;
+  static constexpr bool kHasMin = false;
+  static constexpr int kOffset = -1;  // signed quants: use dpbssd
+  static __m256i load(const W& x) { return loadu256(x.qs); }
+};
+
+template <typename P>
+inline __m512i isum2(__m512i q, __m512i yq) {
+  if constexpr (P::kOffset < 0) {
+    return dpbssd(q, yq);
+  } else if constexpr (P::kOffset == 0) {
+    return dpbusd(q, yq);
+  } else {
+    const __m512i s = dpbusd(q, yq);
+    const __m512i off = dpbusd(_mm512_set1_epi8(P::kOffset), yq);
+    return _mm512_sub_epi32(s, off);
+  }
+}
+
+template <typename P, int NT>
+inline void dot_blocks(int64_t n, const void* w, const void* a, size_t stride, float* out) {
+  const auto* x = static_cast<const typename P::W*>(w);
+  const typename P::A* y[NT];
+  for (int t = 0; t < NT; ++t) {
+    y[t] = reinterpret_cast<const typename P::A*>(static_cast<const uint8_t*>(a) + t * stride);
+  }
+  __m512 acc[NT];
+  float summs[NT];
+  for (int t = 0; t < NT; ++t) {
+    acc[t] = _mm512_setzero_ps();
+    summs[t] = 0.0f;
+  }
+  const int64_t nb = n / QK;
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    const __m512i q = join(P::load(x[b]), P::load(x[b + 1]));
+    const float dx0 = load_f16(x[b].d), dx1 = load_f16(x[b + 1].d);
+    for (int t = 0; t < NT; ++t) {
+      const __m512i yq = join(loadu256(y[t][b].qs), loadu256(y[t][b + 1].qs));
+      const __m512 d = _mm512_insertf32x8(_mm512_set1_ps(dx0 * load_f16(y[t][b].d)),
+                                          _mm256_set1_ps(dx1 * load_f16(y[t][b + 1].d)), 1);
+      acc[t] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum2<P>(q, yq)), acc[t]);
+      if constexpr (P::kHasMin) {
+        summs[t] += load_f16(x[b].m) * load_f16(y[t][b].s);
+        summs[t] += load_f16(x[b + 1].m) * load_f16(y[t][b + 1].s);
+      }
+    }
+  }
+  if (b < nb) {  // odd block count: the last block in the low half, zeros above
+    const __m256i z = _mm256_setzero_si256();
+    const __m512i q = join(P::load(x[b]), z);
+    for (int t = 0; t < NT; ++t) {
+      const __m512i yq = join(loadu256(y[t][b].qs), z);
+      const __m512 d =
+          _mm512_insertf32x8(_mm512_set1_ps(load_f16(x[b].d) * load_f16(y[t][b].d)), _mm256_setzero_ps(), 1);
+      acc[t] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum2<P>(q, yq)), acc[t]);
+      if constexpr (P::kHasMin) summs[t] += load_f16(x[b].m) * load_f16(y[t][b].s);
+    }
+  }
+  for (int t = 0; t < NT; ++t) {
+    out[t] = _mm512_reduce_add_ps(acc[t]) + summs[t];
+  }
+}
+
+}  // namespace
+
+void vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* a, float* out) {
+  dot_blocks<Q4_0P, 1>(n, w, a, 0, out);
+}
+void vec_dot_q4_1_q8_1(int64_t n, const void* w, const void* a, float* out) {
+  dot_blocks<Q4_1P, 1>(n, w, a, 0, out);
+}
+void vec_dot_q8_0_q8_0(int64_t n, const void* w, const void* a, float* out) {
+  dot_blocks<Q8_0P, 1>(n, w, a, 0, out);
+}
+void vec_dot4_q4_0_q8_0(int64_t n, const void* w, const void* a, size_t stride, float* out) {
+  dot_blocks<Q4_0P, 4>(n, w, a, stride, out);
+}
+void vec_dot4_q4_1_q8_1(int64_t n, const void* w, const void* a, size_t stride, float* out) {
+  dot_blocks<Q4_1P, 4>(n, w, a, stride, out);
+}
+void vec_dot4_q8_0_q8_0(int64_t n, const void* w, const void* a, size_t stride, float* out) {
+  dot_blocks<Q8_0P, 4>(n, w, a, stride, out);
+}
+
+void vec_dot_f32(int64_t n, const void* w, const void* a, float* out) {
+  const auto* x = static_cast<const float*>(w);
+  const auto* y = static_cast<const float*>(a);
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(y + i + 16), acc1);
+  }
+  float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  for (; i < n; ++i) s += x[i] * y[i];
+  *out = s;
+}
+
+void vec_dot_f16(int64_t n, const void* w, const void* a, float* out) {
+  const auto* x = static_cast<const uint8_t*>(w);
+  const auto* y = static_cast<const uint8_t*>(a);
+  const auto ld = [](const uint8_t* p) { return _mm512_cvtph_ps(loadu256(p)); };
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm512_fmadd_ps(ld(x + 2 * i), ld(y + 2 * i), acc0);
+    acc1 = _mm512_fmadd_ps(ld(x + 2 * i + 32), ld(y + 2 * i + 32), acc1);
+  }
+  float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  for (; i < n; ++i) {
+    uint16_t hx, hy;
+    std::memcpy(&hx, x + 2 * i, 2);
+    std::memcpy(&hy, y + 2 * i, 2);
+    s += _cvtsh_ss(hx) * _cvtsh_ss(hy);
+  }
+  *out = s;
+}
+
+// Q4_K: each 64-element chunk is one register (32 low nibbles, 32 high nibbles) against
+// 64 contiguous q8; lanes 0..7 belong to sub-block 2c, lanes 8..15 to 2c+1.
+void vec_dot_q4_k_q8_k(int64_t n, const void* w, const void* a, float* out) {
+  const auto* x = static_cast<const BlockQ4_K*>(w);
+  const auto* y = static_cast<const BlockQ8_K*>(a);
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  __m512 acc = _mm512_setzero_ps();
+  float summ = 0.0f;
+  for (int64_t b = 0; b < n / QK_K; ++b) {
+    uint8_t sc[8], mn[8];
+    for (int j = 0; j < 8; ++j) get_scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
+    int sumi_min = 0;
+    for (int j = 0; j < 16; ++j) sumi_min += y[b].bsums[j] * mn[j / 2];
+    summ += load_f16(x[b].dmin) * y[b].d * static_cast<float>(sumi_min);
+    __m512i isum = _mm512_setzero_si512();
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q = loadu256(x[b].qs + 32 * c);
+      const __m512i q4 = join(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
+      const __m512i p = dpbusd(q4, _mm512_loadu_si512(y[b].qs + 64 * c));
+      const __m512i s = join(_mm256_set1_epi32(sc[2 * c]), _mm256_set1_epi32(sc[2 * c + 1]));
+      isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(p, s));
+    }
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(load_f16(x[b].d) * y[b].d), _mm512_cvtepi32_ps(isum), acc);
+  }
+  *out = _mm512_reduce_add_ps(acc) - summ;
+}
+
+// Q6_K: per half, two registers of 64 quants (q1|q2 and q3|q4 of the §3.2 table);
+// 4 lanes per 16-element scale group. The −32 offset comes back as 32·Σ sc·bsums.
+void vec_dot_q6_k_q8_k(int64_t n, const void* w, const void* a, float* out) {
+  const auto* x = static_cast<const BlockQ6_K*>(w);
+  const auto* y = static_cast<const BlockQ8_K*>(a);
+  const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(3);
+  const __m128i rep4 = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  float sumf = 0.0f;
+  for (int64_t b = 0; b < n / QK_K; ++b) {
+    int bias = 0;
+    for (int j = 0; j < 16; ++j) bias += x[b].scales[j] * y[b].bsums[j];
+    __m512i isum = _mm512_setzero_si512();
+    for (int half = 0; half < 2; ++half) {
+      const __m512i ql = _mm512_loadu_si512(x[b].ql + 64 * half);
+      const __m256i qh = loadu256(x[b].qh + 32 * half);
+      const __m512i h01 = join(qh, _mm256_srli_epi16(qh, 2));
+      const __m512i h23 = join(_mm256_srli_epi16(qh, 4), _mm256_srli_epi16(qh, 6));
+      const __m512i qa =
+          _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(h01, m2), 4));
+      const __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                         _mm512_slli_epi16(_mm512_and_si512(h23, m2), 4));
+      const int8_t* q8 = y[b].qs + 128 * half;
+      const int8_t* sc = x[b].scales + 8 * half;
+      int32_t s4a, s4b;
+      std::memcpy(&s4a, sc, 4);
+      std::memcpy(&s4b, sc + 4, 4);
+      const __m512i sa = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(_mm_cvtsi32_si128(s4a), rep4));
+      const __m512i sb = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(_mm_cvtsi32_si128(s4b), rep4));
+      isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(dpbusd(qa, _mm512_loadu_si512(q8)), sa));
+      isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(dpbusd(qb, _mm512_loadu_si512(q8 + 64)), sb));
+    }
+    const int total = _mm512_reduce_add_epi32(isum) - 32 * bias;
+    sumf += (load_f16(x[b].d) * y[b].d) * static_cast<float>(total);
+  }
+  *out = sumf;
+}
+
+void swiglu(const float* gate, const float* up, float* out, int64_t n) { avx2::swiglu(gate, up, out, n); }
+
+}  // namespace vatp::kernels::avx512

@@ -1,0 +1,197 @@
+// Every SIMD kernel in the table vs the scalar reference, on every ISA this machine
+// runs. Tolerance for dot products: the integer block sums are identical, only the
+// float summation order differs, so |simd − ref| ≤ 1e-5 · Σ|w_i·a_i| (+1e-6).
+// Quantizers and f16 conversion must be bit-identical.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "kernels/kernel_table.h"
+#include "kernels/ops.h"
+#include "kernels/quant.h"
+#include "kernels/test_util.h"
+
+namespace vatp::kernels {
+namespace {
+
+using testing::random_floats;
+using testing::simd_isas;
+
+const DType kWeightTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1,
+                              DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q2_K, DType::Q3_K,
+                              DType::Q4_K, DType::Q5_K, DType::Q6_K};
+
+TEST(KernelTable, ScalarAlwaysAvailableAndComplete) {
+  EXPECT_TRUE(isa_supported(Isa::Scalar));
+  const KernelTable kt = make_kernel_table(Isa::Scalar);
+  for (DType t : kWeightTypes) {
+    ASSERT_TRUE(kt.supports(t)) << dtype_name(t);
+    EXPECT_NE(kt.at(t).vec_dot, nullptr);
+    EXPECT_NE(kt.at(t).dequant_row, nullptr);
+    EXPECT_EQ(kt.at(t).vec_dot_isa, Isa::Scalar);
+  }
+  EXPECT_EQ(kt.at(DType::Q4_1).vec_dot_type, DType::Q8_1);
+  EXPECT_EQ(kt.at(DType::Q5_1).vec_dot_type, DType::Q8_1);
+  EXPECT_EQ(kt.at(DType::Q4_0).vec_dot_type, DType::Q8_0);
+  EXPECT_EQ(kt.at(DType::Q5_0).vec_dot_type, DType::Q8_0);
+  EXPECT_EQ(kt.at(DType::Q8_0).vec_dot_type, DType::Q8_0);
+  EXPECT_EQ(kt.at(DType::F16).vec_dot_type, DType::F16);
+  EXPECT_EQ(kt.at(DType::BF16).vec_dot_type, DType::BF16);
+  for (DType t : {DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    EXPECT_EQ(kt.at(t).vec_dot_type, DType::Q8_K);
+  }
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q8_1, DType::Q8_K}) {
+    EXPECT_NE(kt.at(t).quantize_row, nullptr) << dtype_name(t);
+  }
+  EXPECT_FALSE(kt.supports(static_cast<DType>(20)));  // IQ4_NL
+}
+
+TEST(KernelTable, DetectedIsaIsSupported) {
+  const Isa isa = detect_isa();
+  EXPECT_TRUE(isa_supported(isa));
+  EXPECT_EQ(make_kernel_table(isa).isa, isa);
+}
+
+// A row of `n` elements of type t at a misaligned address inside `buf`.
+struct Row {
+  std::vector<uint8_t> buf;
+  uint8_t* p;
+  Row(size_t bytes, size_t misalign) : buf(bytes + 64), p(buf.data() + misalign) {}
+};
+
+double abs_dot(DType wt, const void* w, DType at, const void* a, int64_t n) {
+  std::vector<float> wf(static_cast<size_t>(n)), af(static_cast<size_t>(n));
+  dequant_row_ref(wt, w, wf.data(), n);
+  dequant_row_ref(at, a, af.data(), n);
+  double s = 0.0;
+  for (int64_t i = 0; i < n; ++i) s += std::fabs(static_cast<double>(wf[i]) * af[i]);
+  return s;
+}
+
+TEST(SimdVsRef, VecDotAllTypesSizesAndMisalignments) {
+  const KernelTable ref = make_kernel_table(Isa::Scalar);
+  for (Isa isa : simd_isas()) {
+    const KernelTable kt = make_kernel_table(isa);
+    for (DType wt : kWeightTypes) {
+      const TypeKernels& k = kt.at(wt);
+      const DType at = k.vec_dot_type;
+      const int64_t blk = std::max(k.block_size, dtype_info(at).block_size);
+      for (int64_t nb : {1, 2, 3, 5, 16, 17}) {
+        const int64_t n =
+            nb * std::max<int64_t>(blk, wt == DType::F32 || wt == DType::F16 || wt == DType::BF16 ? 37 : 1);
+        for (size_t mis : {0, 1, 3}) {
+          const uint32_t seed = static_cast<uint32_t>(n * 31 + mis);
+          const auto wf = random_floats(static_cast<size_t>(n), seed);
+          const auto af = random_floats(static_cast<size_t>(n), seed + 1, 3.0f);
+          Row w(row_bytes(wt, n), mis), a(row_bytes(at, n), (mis * 5) % 7);
+          quantize_row_ref(wt, wf.data(), w.p, n);
+          quantize_row_ref(at, af.data(), a.p, n);
+          float want = 0.0f, got = 0.0f;
+          ref.at(wt).vec_dot(n, w.p, a.p, &want);
+          k.vec_dot(n, w.p, a.p, &got);
+          const double tol = 1e-5 * abs_dot(wt, w.p, at, a.p, n) + 1e-6;
+          EXPECT_NEAR(got, want, tol)
+              << isa_name(isa) << " " << dtype_name(wt) << " n=" << n << " mis=" << mis;
+          // The vec_dot must really compute something (catches an all-zero result).
+          EXPECT_GT(std::fabs(want), 0.0f);
+        }
+      }
+    }
+  }
+}
+
+TEST(SimdVsRef, VecDot4EqualsFourVecDots) {
+  for (Isa isa : testing::supported_isas()) {
+    const KernelTable kt = make_kernel_table(isa);
+    for (DType wt : kWeightTypes) {
+      const TypeKernels& k = kt.at(wt);
+      if (k.vec_dot4 == nullptr) continue;
+      for (int64_t n : {32, 64, 96, 576, 1536}) {
+        const auto wf = random_floats(static_cast<size_t>(n), 3);
+        const size_t arb = row_bytes(k.vec_dot_type, n);
+        const size_t stride = arb + 5;  // rows need not be adjacent or aligned
+        Row w(row_bytes(wt, n), 1), a(4 * stride, 3);
+        quantize_row_ref(wt, wf.data(), w.p, n);
+        for (int t = 0; t < 4; ++t) {
+          const auto af = random_floats(static_cast<size_t>(n), 10 + t);
+          quantize_row_ref(k.vec_dot_type, af.data(), a.p + t * stride, n);
+        }
+        float out4[4];
+        k.vec_dot4(n, w.p, a.p, stride, out4);
+        for (int t = 0; t < 4; ++t) {
+          float one;
+          k.vec_dot(n, w.p, a.p + t * stride, &one);
+          EXPECT_EQ(out4[t], one) << isa_name(isa) << " " << dtype_name(wt) << " n=" << n << " t=" << t;
+        }
+      }
+    }
+  }
+}
+
+TEST(SimdVsRef, ActivationQuantizersBitExact) {
+  const KernelTable ref = make_kernel_table(Isa::Scalar);
+  for (Isa isa : simd_isas()) {
+    const KernelTable kt = make_kernel_table(isa);
+    for (DType at : {DType::Q8_0, DType::Q8_1, DType::Q8_K, DType::F16, DType::BF16, DType::F32}) {
+      for (int64_t nb : {1, 2, 7}) {
+        const int64_t n = nb * 256;
+        for (size_t mis : {0, 2}) {
+          auto x = random_floats(static_cast<size_t>(n) + 1, static_cast<uint32_t>(nb + mis), 2.0f);
+          // Exercise ties, zero blocks and sign ties on the largest magnitude.
+          for (int64_t i = 0; i < 32; ++i) x[static_cast<size_t>(i)] = 0.0f;
+          x[40] = -5.0f;
+          x[41] = 5.0f;
+          const float* src = x.data() + (mis ? 1 : 0);
+          Row want(row_bytes(at, n), 0), got(row_bytes(at, n), mis);
+          ref.at(at).quantize_row(src, want.p, n);
+          kt.at(at).quantize_row(src, got.p, n);
+          EXPECT_EQ(std::memcmp(want.p, got.p, row_bytes(at, n)), 0)
+              << isa_name(isa) << " " << dtype_name(at) << " n=" << n;
+        }
+      }
+    }
+  }
+}
+
+TEST(SimdVsRef, Fp16RowConversionsExact) {
+  const KernelTable ref = make_kernel_table(Isa::Scalar);
+  for (Isa isa : simd_isas()) {
+    const KernelTable kt = make_kernel_table(isa);
+    auto x = random_floats(1003, 5, 100.0f);
+    x[0] = 1e-7f;    // f16 subnormal
+    x[1] = 70000.f;  // overflow to inf
+    x[2] = -0.0f;
+    std::vector<uint16_t> h1(x.size()), h2(x.size());
+    ref.f32_to_fp16_row(x.data(), h1.data(), static_cast<int64_t>(x.size()));
+    kt.f32_to_fp16_row(x.data(), h2.data(), static_cast<int64_t>(x.size()));
+    EXPECT_EQ(h1, h2) << isa_name(isa);
+    std::vector<float> f1(x.size()), f2(x.size());
+    ref.fp16_to_f32_row(h1.data(), f1.data(), static_cast<int64_t>(x.size()));
+    kt.fp16_to_f32_row(h1.data(), f2.data(), static_cast<int64_t>(x.size()));
+    EXPECT_EQ(std::memcmp(f1.data(), f2.data(), f1.size() * 4), 0) << isa_name(isa);
+  }
+}
+
+// SIMD swiglu uses a polynomial exp: relative error ≤ 2e-6 of |silu(g)·u| + 1e-30.
+TEST(SimdVsRef, SwigluWithinTolerance) {
+  for (Isa isa : simd_isas()) {
+    const KernelTable kt = make_kernel_table(isa);
+    auto g = random_floats(4099, 1, 6.0f);
+    const auto u = random_floats(4099, 2);
+    g[0] = -100.0f;
+    g[1] = 100.0f;
+    g[2] = 0.0f;
+    g[3] = -88.5f;
+    std::vector<float> want(g.size()), got(g.size());
+    swiglu_ref(g.data(), u.data(), want.data(), static_cast<int64_t>(g.size()));
+    kt.swiglu(g.data(), u.data(), got.data(), static_cast<int64_t>(g.size()));
+    for (size_t i = 0; i < g.size(); ++i) {
+      EXPECT_NEAR(got[i], want[i], 2e-6 * std::fabs(want[i]) + 1e-30) << isa_name(isa) << " g=" << g[i];
+    }
+  }
+}
+
+}  // namespace
+}  // namespace vatp::kernels

@@ -60,13 +60,14 @@ class Value {
   Result<std::string_view> as_string() const;
   Result<std::vector<std::string_view>> as_string_array() const;
   Result<std::vector<float>> as_f32_array() const;
-  Result<std::vector<int32_t>> as_i32_array() const;  // INT32 or UINT32 elements (must fit)
+  Result<std::vector<int32_t>> as_i32_array() const;    // INT32 or UINT32 elements (must fit)
   Result<std::vector<uint64_t>> as_uint_array() const;  // any integer elements, >= 0
   // Short human-readable rendering (arrays abbreviated), for `vatp info`.
   std::string to_display_string(size_t max_items = 8) const;
 
  private:
   friend class GgufFile;
+  friend class GgufWriter;
   Status type_error(const char* wanted) const;
   std::string_view key_;
   ValueType type_ = ValueType::UINT8;

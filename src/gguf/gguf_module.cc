@@ -1,1 +1,0 @@
-// Module gguf: see docs/architecture.md.

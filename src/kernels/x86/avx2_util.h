@@ -7,6 +7,10 @@
 #include <cstring>
 
 namespace vatp::kernels::x86 {
+// Internal linkage on purpose: this header is compiled with different ISA flags in
+// different files, and a shared inline definition could let the linker pick an
+// AVX-512 body for an AVX2 caller.
+namespace {
 
 inline float hsum_f32x8(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -75,4 +79,5 @@ inline __m256 exp_f32x8(__m256 x) {
   return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
 }
 
+}  // namespace
 }  // namespace vatp::kernels::x86

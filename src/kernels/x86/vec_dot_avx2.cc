@@ -5,6 +5,7 @@
 
 #include "kernels/quant.h"
 #include "kernels/x86/avx2_util.h"
+#include "kernels/x86/dot32_impl.h"
 #include "kernels/x86/x86.h"
 
 namespace vatp::kernels::avx2 {
@@ -12,103 +13,67 @@ namespace {
 
 using namespace x86;
 
-// A 32-block type: load() unpacks a weight block into 32 quant bytes once; isum()
-// dots them with one activation block. kUnsigned: quants are u8 (0..31), else s8.
-struct Q4_0P {
+// 32-block policies: load() gives 32 quant bytes, isum() the 8 int32 lane sums with
+// one activation block's quants (maddubs + madd; no int16 overflow for |q| ≤ 31).
+struct Q4_0P : LoadQ4 {
   using W = BlockQ4_0;
   using A = BlockQ8_0;
   static constexpr bool kHasMin = false;
-  static __m256i load(const W& x) { return _mm256_sub_epi8(unpack_nibbles(x.qs), _mm256_set1_epi8(8)); }
-  static __m256i isum(__m256i q, const A& y) { return dot_s8s8(q, loadu256(y.qs)); }
+  static __m256i load(const W& x) { return _mm256_sub_epi8(LoadQ4::load(x), _mm256_set1_epi8(8)); }
+  static __m256i isum(__m256i q, const int8_t* y) { return dot_s8s8(q, loadu256(y)); }
 };
-struct Q4_1P {
+struct Q4_1P : LoadQ4 {
   using W = BlockQ4_1;
   using A = BlockQ8_1;
   static constexpr bool kHasMin = true;
-  static __m256i load(const W& x) { return unpack_nibbles(x.qs); }
-  static __m256i isum(__m256i q, const A& y) { return dot_u8s8(q, loadu256(y.qs)); }
+  static __m256i isum(__m256i q, const int8_t* y) { return dot_u8s8(q, loadu256(y)); }
 };
-struct Q5_0P {
+struct Q5_0P : LoadQ5 {
   using W = BlockQ5_0;
   using A = BlockQ8_0;
   static constexpr bool kHasMin = false;
-  static __m256i load(const W& x) {
-    const __m256i hb = _mm256_and_si256(bits_to_bytes(x.qh), _mm256_set1_epi8(0x10));
-    return _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(x.qs), hb), _mm256_set1_epi8(16));
-  }
-  static __m256i isum(__m256i q, const A& y) { return dot_s8s8(q, loadu256(y.qs)); }
+  static __m256i load(const W& x) { return _mm256_sub_epi8(LoadQ5::load(x), _mm256_set1_epi8(16)); }
+  static __m256i isum(__m256i q, const int8_t* y) { return dot_s8s8(q, loadu256(y)); }
 };
-struct Q5_1P {
+struct Q5_1P : LoadQ5 {
   using W = BlockQ5_1;
   using A = BlockQ8_1;
   static constexpr bool kHasMin = true;
-  static __m256i load(const W& x) {
-    const __m256i hb = _mm256_and_si256(bits_to_bytes(x.qh), _mm256_set1_epi8(0x10));
-    return _mm256_or_si256(unpack_nibbles(x.qs), hb);
-  }
-  static __m256i isum(__m256i q, const A& y) { return dot_u8s8(q, loadu256(y.qs)); }
+  static __m256i isum(__m256i q, const int8_t* y) { return dot_u8s8(q, loadu256(y)); }
 };
 struct Q8_0P {
   using W = BlockQ8_0;
   using A = BlockQ8_0;
   static constexpr bool kHasMin = false;
   static __m256i load(const W& x) { return loadu256(x.qs); }
-  static __m256i isum(__m256i q, const A& y) { return dot_s8s8(q, loadu256(y.qs)); }
+  static __m256i isum(__m256i q, const int8_t* y) { return dot_s8s8(q, loadu256(y)); }
 };
-
-// NT activation rows at once (1 for vec_dot, 4 for vec_dot4); each row's arithmetic
-// is the same sequence of operations either way, so both give identical results.
-template <typename P, int NT>
-inline void dot_blocks(int64_t n, const void* w, const void* a, size_t stride, float* out) {
-  const auto* x = static_cast<const typename P::W*>(w);
-  const typename P::A* y[NT];
-  for (int t = 0; t < NT; ++t) {
-    y[t] = reinterpret_cast<const typename P::A*>(static_cast<const uint8_t*>(a) + t * stride);
-  }
-  __m256 acc[NT];
-  float summs[NT];
-  for (int t = 0; t < NT; ++t) {
-    acc[t] = _mm256_setzero_ps();
-    summs[t] = 0.0f;
-  }
-  const int64_t nb = n / QK;
-  for (int64_t b = 0; b < nb; ++b) {
-    const __m256i q = P::load(x[b]);
-    const float dx = load_f16(x[b].d);
-    for (int t = 0; t < NT; ++t) {
-      const __m256 d = _mm256_set1_ps(dx * load_f16(y[t][b].d));
-      acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(P::isum(q, y[t][b])), acc[t]);
-      if constexpr (P::kHasMin) summs[t] += load_f16(x[b].m) * load_f16(y[t][b].s);
-    }
-  }
-  for (int t = 0; t < NT; ++t) out[t] = hsum_f32x8(acc[t]) + summs[t];
-}
 
 }  // namespace
 
 void vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* a, float* out) {
-  dot_blocks<Q4_0P, 1>(n, w, a, 0, out);
+  dot32<Q4_0P, 1>(n, w, a, 0, out);
 }
 void vec_dot_q4_1_q8_1(int64_t n, const void* w, const void* a, float* out) {
-  dot_blocks<Q4_1P, 1>(n, w, a, 0, out);
+  dot32<Q4_1P, 1>(n, w, a, 0, out);
 }
 void vec_dot_q5_0_q8_0(int64_t n, const void* w, const void* a, float* out) {
-  dot_blocks<Q5_0P, 1>(n, w, a, 0, out);
+  dot32<Q5_0P, 1>(n, w, a, 0, out);
 }
 void vec_dot_q5_1_q8_1(int64_t n, const void* w, const void* a, float* out) {
-  dot_blocks<Q5_1P, 1>(n, w, a, 0, out);
+  dot32<Q5_1P, 1>(n, w, a, 0, out);
 }
 void vec_dot_q8_0_q8_0(int64_t n, const void* w, const void* a, float* out) {
-  dot_blocks<Q8_0P, 1>(n, w, a, 0, out);
+  dot32<Q8_0P, 1>(n, w, a, 0, out);
 }
 void vec_dot4_q4_0_q8_0(int64_t n, const void* w, const void* a, size_t stride, float* out) {
-  dot_blocks<Q4_0P, 4>(n, w, a, stride, out);
+  dot32<Q4_0P, 4>(n, w, a, stride, out);
 }
 void vec_dot4_q4_1_q8_1(int64_t n, const void* w, const void* a, size_t stride, float* out) {
-  dot_blocks<Q4_1P, 4>(n, w, a, stride, out);
+  dot32<Q4_1P, 4>(n, w, a, stride, out);
 }
 void vec_dot4_q8_0_q8_0(int64_t n, const void* w, const void* a, size_t stride, float* out) {
-  dot_blocks<Q8_0P, 4>(n, w, a, stride, out);
+  dot32<Q8_0P, 4>(n, w, a, stride, out);
 }
 
 void vec_dot_f32(int64_t n, const void* w, const void* a, float* out) {

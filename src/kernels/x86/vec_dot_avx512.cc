@@ -1,5 +1,5 @@
-// AVX-512 (+VNNI) dot products: two 32-blocks (or one 64-element K-quant chunk) per
-// 512-bit register, integer products with vpdpbusd. Integer block sums equal the
+// AVX-512 (+VNNI) dot products: vpdpbusd for the integer products; 256-bit registers
+// for the 32-blocks, 512-bit (one 64-element chunk) for the K-quants. Integer block sums equal the
 // reference's; floats accumulate in 16 lanes (per block: acc += (dx·dy) · lane sums).
 // Anything not here uses the AVX2 version (see kernel_table.cc).
 // gcc 12's AVX-512 headers trip -Wuninitialized on their own _mm512_undefined_*()
@@ -10,6 +10,7 @@
 
 #include "kernels/quant.h"
 #include "kernels/x86/avx2_util.h"
+#include "kernels/x86/dot32_impl.h"
 #include "kernels/x86/x86.h"
 
 namespace vatp::kernels::avx512 {
@@ -21,115 +22,77 @@ inline __m512i join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_c
 
 // u8 × s8 dot, 4 products per int32 lane.
 inline __m512i dpbusd(__m512i u, __m512i s) { return _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, s); }
+inline __m256i dpbusd(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s); }
 
-// s8 × s8 dot: |a| × (b with a's sign).
-inline __m512i dpbssd(__m512i a, __m512i b) {
-  const __mmask64 neg = _mm512_movepi8_mask(a);
-  const __m512i bs = _mm512_mask_sub_epi8(b, neg, _mm512_setzero_si512(), b);
-  return dpbusd(_mm512_abs_epi8(a), bs);
-}
-
-// Per 32-block type: quants of one weight block as 32 bytes (u8 if kUnsigned), and
-// the activation type. Offsets are handled by subtracting kOffset·Σy (Q4_0: 8).
-struct Q4_0P {
+// 32-block policies with 256-bit VNNI (AVX512VL): one vpdpbusd per block instead of
+// maddubs + madd; offsets (−8, −16) are subtracted as offset·Σy, signed Q8_0 weights
+// use |x| × sign(y, x). 512-bit registers would need cross-lane inserts per block
+// (two 18–24-byte blocks are not contiguous 32-byte vectors), which measured slower.
+struct Q4_0P : LoadQ4 {
   using W = BlockQ4_0;
   using A = BlockQ8_0;
   static constexpr bool kHasMin = false;
-  static constexpr int kOffset = 8;  // quants stored as u8 q+8
-  static __m256i load(const W& x) { return unpack_nibbles(x.qs); }
+  static __m256i isum(__m256i q, const int8_t* y) {
+    const __m256i yq = loadu256(y);
+    return _mm256_sub_epi32(dpbusd(q, yq), dpbusd(_mm256_set1_epi8(8), yq));
+  }
 };
-struct Q4_1P {
+struct Q4_1P : LoadQ4 {
   using W = BlockQ4_1;
   using A = BlockQ8_1;
   static constexpr bool kHasMin = true;
-  static constexpr int kOffset = 0;
-  static __m256i load(const W& x) { return unpack_nibbles(x.qs); }
+  static __m256i isum(__m256i q, const int8_t* y) { return dpbusd(q, loadu256(y)); }
+};
+struct Q5_0P : LoadQ5 {
+  using W = BlockQ5_0;
+  using A = BlockQ8_0;
+  static constexpr bool kHasMin = false;
+  static __m256i isum(__m256i q, const int8_t* y) {
+    const __m256i yq = loadu256(y);
+    return _mm256_sub_epi32(dpbusd(q, yq), dpbusd(_mm256_set1_epi8(16), yq));
+  }
+};
+struct Q5_1P : LoadQ5 {
+  using W = BlockQ5_1;
+  using A = BlockQ8_1;
+  static constexpr bool kHasMin = true;
+  static __m256i isum(__m256i q, const int8_t* y) { return dpbusd(q, loadu256(y)); }
 };
 struct Q8_0P {
   using W = BlockQ8_0;
   using A = BlockQ8_0;
   static constexpr bool kHasMin = false;
-  static constexpr int kOffset = -1;  // signed quants: use dpbssd
   static __m256i load(const W& x) { return loadu256(x.qs); }
+  static __m256i isum(__m256i q, const int8_t* y) {
+    return dpbusd(_mm256_sign_epi8(q, q), _mm256_sign_epi8(loadu256(y), q));
+  }
 };
-
-template <typename P>
-inline __m512i isum2(__m512i q, __m512i yq) {
-  if constexpr (P::kOffset < 0) {
-    return dpbssd(q, yq);
-  } else if constexpr (P::kOffset == 0) {
-    return dpbusd(q, yq);
-  } else {
-    const __m512i s = dpbusd(q, yq);
-    const __m512i off = dpbusd(_mm512_set1_epi8(P::kOffset), yq);
-    return _mm512_sub_epi32(s, off);
-  }
-}
-
-template <typename P, int NT>
-inline void dot_blocks(int64_t n, const void* w, const void* a, size_t stride, float* out) {
-  const auto* x = static_cast<const typename P::W*>(w);
-  const typename P::A* y[NT];
-  for (int t = 0; t < NT; ++t) {
-    y[t] = reinterpret_cast<const typename P::A*>(static_cast<const uint8_t*>(a) + t * stride);
-  }
-  __m512 acc[NT];
-  float summs[NT];
-  for (int t = 0; t < NT; ++t) {
-    acc[t] = _mm512_setzero_ps();
-    summs[t] = 0.0f;
-  }
-  const int64_t nb = n / QK;
-  int64_t b = 0;
-  for (; b + 2 <= nb; b += 2) {
-    const __m512i q = join(P::load(x[b]), P::load(x[b + 1]));
-    const float dx0 = load_f16(x[b].d), dx1 = load_f16(x[b + 1].d);
-    for (int t = 0; t < NT; ++t) {
-      const __m512i yq = join(loadu256(y[t][b].qs), loadu256(y[t][b + 1].qs));
-      const __m512 d = _mm512_insertf32x8(_mm512_set1_ps(dx0 * load_f16(y[t][b].d)),
-                                          _mm256_set1_ps(dx1 * load_f16(y[t][b + 1].d)), 1);
-      acc[t] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum2<P>(q, yq)), acc[t]);
-      if constexpr (P::kHasMin) {
-        summs[t] += load_f16(x[b].m) * load_f16(y[t][b].s);
-        summs[t] += load_f16(x[b + 1].m) * load_f16(y[t][b + 1].s);
-      }
-    }
-  }
-  if (b < nb) {  // odd block count: the last block in the low half, zeros above
-    const __m256i z = _mm256_setzero_si256();
-    const __m512i q = join(P::load(x[b]), z);
-    for (int t = 0; t < NT; ++t) {
-      const __m512i yq = join(loadu256(y[t][b].qs), z);
-      const __m512 d =
-          _mm512_insertf32x8(_mm512_set1_ps(load_f16(x[b].d) * load_f16(y[t][b].d)), _mm256_setzero_ps(), 1);
-      acc[t] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum2<P>(q, yq)), acc[t]);
-      if constexpr (P::kHasMin) summs[t] += load_f16(x[b].m) * load_f16(y[t][b].s);
-    }
-  }
-  for (int t = 0; t < NT; ++t) {
-    out[t] = _mm512_reduce_add_ps(acc[t]) + summs[t];
-  }
-}
 
 }  // namespace
 
 void vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* a, float* out) {
-  dot_blocks<Q4_0P, 1>(n, w, a, 0, out);
+  dot32<Q4_0P, 1>(n, w, a, 0, out);
 }
 void vec_dot_q4_1_q8_1(int64_t n, const void* w, const void* a, float* out) {
-  dot_blocks<Q4_1P, 1>(n, w, a, 0, out);
+  dot32<Q4_1P, 1>(n, w, a, 0, out);
 }
 void vec_dot_q8_0_q8_0(int64_t n, const void* w, const void* a, float* out) {
-  dot_blocks<Q8_0P, 1>(n, w, a, 0, out);
+  dot32<Q8_0P, 1>(n, w, a, 0, out);
+}
+void vec_dot_q5_0_q8_0(int64_t n, const void* w, const void* a, float* out) {
+  dot32<Q5_0P, 1>(n, w, a, 0, out);
+}
+void vec_dot_q5_1_q8_1(int64_t n, const void* w, const void* a, float* out) {
+  dot32<Q5_1P, 1>(n, w, a, 0, out);
 }
 void vec_dot4_q4_0_q8_0(int64_t n, const void* w, const void* a, size_t stride, float* out) {
-  dot_blocks<Q4_0P, 4>(n, w, a, stride, out);
+  dot32<Q4_0P, 4>(n, w, a, stride, out);
 }
 void vec_dot4_q4_1_q8_1(int64_t n, const void* w, const void* a, size_t stride, float* out) {
-  dot_blocks<Q4_1P, 4>(n, w, a, stride, out);
+  dot32<Q4_1P, 4>(n, w, a, stride, out);
 }
 void vec_dot4_q8_0_q8_0(int64_t n, const void* w, const void* a, size_t stride, float* out) {
-  dot_blocks<Q8_0P, 4>(n, w, a, stride, out);
+  dot32<Q8_0P, 4>(n, w, a, stride, out);
 }
 
 void vec_dot_f32(int64_t n, const void* w, const void* a, float* out) {

@@ -29,6 +29,11 @@ using VecDotFn = void (*)(int64_t n, const void* w_row, const void* act_row, flo
 // Reads the weight row once for 4 tokens (prefill). Optional (nullptr = not provided).
 using VecDot4Fn = void (*)(int64_t n, const void* w_row, const void* act, size_t act_stride, float* out);
 
+// Prefill tile: out[t*out_stride + r] = dot(w row r, act row t) for r, t < 4; weight
+// row r at w + r*w_stride bytes, act row t at act + t*act_stride. Optional.
+using VecDot4x4Fn = void (*)(int64_t n, const void* w, size_t w_stride, const void* act, size_t act_stride,
+                             float* out, size_t out_stride);
+
 struct TypeKernels {
   DType type = DType::F32;
   DType vec_dot_type = DType::F32;  // what activations are converted to (§3.3)
@@ -37,7 +42,8 @@ struct TypeKernels {
   DequantRowFn dequant_row = nullptr;
   QuantizeRowFn quantize_row = nullptr;  // set for activation types (F32, F16, BF16, Q8_0, Q8_1, Q8_K)
   VecDotFn vec_dot = nullptr;            // set for weight types
-  VecDot4Fn vec_dot4 = nullptr;          // optional
+  VecDot4Fn vec_dot4 = nullptr;          // optional; results identical to vec_dot
+  VecDot4x4Fn vec_dot4x4 = nullptr;      // optional; results identical to vec_dot
   Isa vec_dot_isa = Isa::Scalar;         // which implementation vec_dot is
   Isa quantize_isa = Isa::Scalar;        // which implementation quantize_row is
 };

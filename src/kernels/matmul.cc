@@ -55,19 +55,33 @@ void matmul_acts(const KernelTable& kt, const WeightView& w, const ActView& a, f
   const auto* abase = static_cast<const uint8_t*>(a.data);
   const int64_t rows = w.rows, m = a.m;
   // Chunks of rows, small enough to balance the threads, large enough to amortize
-  // the scheduling; within a chunk each weight row is read once per 4 tokens and the
-  // chunk's rows stay in cache across the token blocks.
+  // the scheduling; within a chunk each weight row is read once per 4 tokens (4×4
+  // tiles where the table has them) and the chunk's rows stay in cache across the
+  // token blocks.
   const int64_t per_thread = rows / (4 * static_cast<int64_t>(pool.size()));
   const int64_t grain = std::clamp<int64_t>(per_thread, 8, 64);
   pool.parallel_for(rows, grain, [&](int64_t r0, int64_t r1, int) {
     int64_t t = 0;
-    if (k.vec_dot4 != nullptr) {
+    if (k.vec_dot4 != nullptr || k.vec_dot4x4 != nullptr) {
       for (; t + 4 <= m; t += 4) {
         const uint8_t* at = abase + static_cast<size_t>(t) * a.row_bytes;
-        for (int64_t r = r0; r < r1; ++r) {
-          float out[4];
-          k.vec_dot4(w.cols, wbase + static_cast<size_t>(r) * w.row_bytes, at, a.row_bytes, out);
-          for (int64_t j = 0; j < 4; ++j) y[(t + j) * rows + r] = out[j];
+        int64_t r = r0;
+        if (k.vec_dot4x4 != nullptr) {
+          for (; r + 4 <= r1; r += 4) {
+            k.vec_dot4x4(w.cols, wbase + static_cast<size_t>(r) * w.row_bytes, w.row_bytes, at, a.row_bytes,
+                         &y[t * rows + r], static_cast<size_t>(rows));
+          }
+        }
+        for (; r < r1; ++r) {
+          const uint8_t* wr = wbase + static_cast<size_t>(r) * w.row_bytes;
+          if (k.vec_dot4 != nullptr) {
+            float out[4];
+            k.vec_dot4(w.cols, wr, at, a.row_bytes, out);
+            for (int64_t j = 0; j < 4; ++j) y[(t + j) * rows + r] = out[j];
+          } else {
+            for (int64_t j = 0; j < 4; ++j)
+              k.vec_dot(w.cols, wr, at + j * a.row_bytes, &y[(t + j) * rows + r]);
+          }
         }
       }
     }

@@ -130,6 +130,38 @@ TEST(SimdVsRef, VecDot4EqualsFourVecDots) {
   }
 }
 
+TEST(SimdVsRef, VecDot4x4EqualsSixteenVecDots) {
+  int tested = 0;
+  for (Isa isa : testing::supported_isas()) {
+    const KernelTable kt = make_kernel_table(isa);
+    for (DType wt : kWeightTypes) {
+      const TypeKernels& k = kt.at(wt);
+      if (k.vec_dot4x4 == nullptr) continue;
+      for (int64_t n : {32, 96, 576}) {
+        const size_t ws = row_bytes(wt, n) + 3, as = row_bytes(k.vec_dot_type, n) + 7;
+        Row w(4 * ws, 1), a(4 * as, 2);
+        for (int i = 0; i < 4; ++i) {
+          const auto wf = random_floats(static_cast<size_t>(n), 20 + i);
+          const auto af = random_floats(static_cast<size_t>(n), 30 + i);
+          quantize_row_ref(wt, wf.data(), w.p + i * ws, n);
+          quantize_row_ref(k.vec_dot_type, af.data(), a.p + i * as, n);
+        }
+        float out[4 * 6];  // 4 tokens × stride 6
+        k.vec_dot4x4(n, w.p, ws, a.p, as, out, 6);
+        for (int t = 0; t < 4; ++t) {
+          for (int r = 0; r < 4; ++r) {
+            float one;
+            k.vec_dot(n, w.p + r * ws, a.p + t * as, &one);
+            EXPECT_EQ(out[t * 6 + r], one) << isa_name(isa) << " " << dtype_name(wt) << " n=" << n;
+          }
+        }
+        ++tested;
+      }
+    }
+  }
+  if (tested == 0) GTEST_SKIP() << "no ISA with a 4x4 tile on this machine (AVX-512 only)";
+}
+
 TEST(SimdVsRef, ActivationQuantizersBitExact) {
   const KernelTable ref = make_kernel_table(Isa::Scalar);
   for (Isa isa : simd_isas()) {

@@ -26,7 +26,8 @@ inline __m128 load_2xf16(const void* p) {
 }
 
 // NT activation rows at once (1 for vec_dot, 4 for vec_dot4); each row sees the same
-// sequence of float operations either way, so both give identical results.
+// sequence of float operations either way (and in dot32_4x4), so all give identical
+// results. (A second accumulator chain measured no faster: the loop is uop-bound.)
 template <typename P, int NT>
 inline void dot32(int64_t n, const void* w, const void* a, size_t stride, float* out) {
   using W = typename P::W;
@@ -34,40 +35,75 @@ inline void dot32(int64_t n, const void* w, const void* a, size_t stride, float*
   const auto* x = static_cast<const W*>(w);
   const A* y[NT];
   for (int t = 0; t < NT; ++t) y[t] = reinterpret_cast<const A*>(static_cast<const uint8_t*>(a) + t * stride);
-  // Two accumulator chains per row (even / odd blocks) so consecutive blocks do not
-  // wait on each other's fmadd latency.
-  __m256 acc[2][NT];
-  __m128 summ[2][NT];
-  for (int c = 0; c < 2; ++c) {
-    for (int t = 0; t < NT; ++t) {
-      acc[c][t] = _mm256_setzero_ps();
-      summ[c][t] = _mm_setzero_ps();
-    }
+  __m256 acc[NT];
+  __m128 summ[NT];
+  for (int t = 0; t < NT; ++t) {
+    acc[t] = _mm256_setzero_ps();
+    summ[t] = _mm_setzero_ps();
   }
   const int64_t nb = n / QK;
-  const auto step = [&](int64_t b, int c) {
+  for (int64_t b = 0; b < nb; ++b) {
     const __m256i q = P::load(x[b]);
     const __m128 wx = load_2xf16(&x[b]);
     for (int t = 0; t < NT; ++t) {
       const __m128 p = _mm_mul_ps(wx, load_2xf16(&y[t][b]));  // [dx·dy, mx·sy]
-      acc[c][t] =
-          _mm256_fmadd_ps(_mm256_broadcastss_ps(p), _mm256_cvtepi32_ps(P::isum(q, y[t][b].qs)), acc[c][t]);
-      if constexpr (P::kHasMin) summ[c][t] = _mm_add_ps(summ[c][t], p);
+      acc[t] = _mm256_fmadd_ps(_mm256_broadcastss_ps(p), _mm256_cvtepi32_ps(P::isum(q, y[t][b].qs)), acc[t]);
+      if constexpr (P::kHasMin) summ[t] = _mm_add_ps(summ[t], p);
     }
-  };
-  int64_t b = 0;
-  for (; b + 2 <= nb; b += 2) {
-    step(b, 0);
-    step(b + 1, 1);
   }
-  if (b < nb) step(b, 0);
   for (int t = 0; t < NT; ++t) {
-    float s = hsum_f32x8(_mm256_add_ps(acc[0][t], acc[1][t]));
-    if constexpr (P::kHasMin) {
-      const __m128 m = _mm_add_ps(summ[0][t], summ[1][t]);
-      s += _mm_cvtss_f32(_mm_shuffle_ps(m, m, 1));
-    }
+    float s = hsum_f32x8(acc[t]);
+    if constexpr (P::kHasMin) s += _mm_cvtss_f32(_mm_shuffle_ps(summ[t], summ[t], 1));
     out[t] = s;
+  }
+}
+
+// 4 weight rows × 4 activation rows (prefill tile; needs 32 vector registers, i.e.
+// AVX-512 builds). out[t·out_stride + r] = dot(w row r, act row t), bit-identical to
+// dot32 for each pair: the same products dx·dy and mx·sy, added in the same order.
+template <typename P>
+inline void dot32_4x4(int64_t n, const void* w, size_t w_stride, const void* a, size_t a_stride, float* out,
+                      size_t out_stride) {
+  using W = typename P::W;
+  using A = typename P::A;
+  const W* x[4];
+  const A* y[4];
+  for (int i = 0; i < 4; ++i) {
+    x[i] = reinterpret_cast<const W*>(static_cast<const uint8_t*>(w) + i * w_stride);
+    y[i] = reinterpret_cast<const A*>(static_cast<const uint8_t*>(a) + i * a_stride);
+  }
+  __m256 acc[4][4];  // [row][token]
+  __m128 summ[4];    // [token], lane = row
+  for (int t = 0; t < 4; ++t) {
+    summ[t] = _mm_setzero_ps();
+    for (int r = 0; r < 4; ++r) acc[r][t] = _mm256_setzero_ps();
+  }
+  const int64_t nb = n / QK;
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256i q[4];
+    for (int r = 0; r < 4; ++r) q[r] = P::load(x[r][b]);
+    const __m128 w01 = _mm_unpacklo_ps(load_2xf16(&x[0][b]), load_2xf16(&x[1][b]));  // [d0 d1 m0 m1]
+    const __m128 w23 = _mm_unpacklo_ps(load_2xf16(&x[2][b]), load_2xf16(&x[3][b]));  // [d2 d3 m2 m3]
+    const __m128 dx = _mm_movelh_ps(w01, w23);                                       // [d0 d1 d2 d3]
+    const __m128 mx = _mm_movehl_ps(w23, w01);                                       // [m0 m1 m2 m3]
+    for (int t = 0; t < 4; ++t) {
+      const __m128 wy = load_2xf16(&y[t][b]);  // [dy, sy]
+      const __m256 d = _mm256_castps128_ps256(_mm_mul_ps(dx, _mm_shuffle_ps(wy, wy, 0)));
+      if constexpr (P::kHasMin) summ[t] = _mm_add_ps(summ[t], _mm_mul_ps(mx, _mm_shuffle_ps(wy, wy, 0x55)));
+      for (int r = 0; r < 4; ++r) {
+        const __m256 dr = _mm256_permutevar8x32_ps(d, _mm256_set1_epi32(r));
+        acc[r][t] = _mm256_fmadd_ps(dr, _mm256_cvtepi32_ps(P::isum(q[r], y[t][b].qs)), acc[r][t]);
+      }
+    }
+  }
+  for (int t = 0; t < 4; ++t) {
+    alignas(16) float m[4];
+    _mm_store_ps(m, summ[t]);
+    for (int r = 0; r < 4; ++r) {
+      float s = hsum_f32x8(acc[r][t]);
+      if constexpr (P::kHasMin) s += m[r];
+      out[t * out_stride + r] = s;
+    }
   }
 }
 

@@ -95,6 +95,19 @@ void vec_dot4_q8_0_q8_0(int64_t n, const void* w, const void* a, size_t stride, 
   dot32<Q8_0P, 4>(n, w, a, stride, out);
 }
 
+void vec_dot4x4_q4_0_q8_0(int64_t n, const void* w, size_t ws, const void* a, size_t as, float* out,
+                          size_t os) {
+  dot32_4x4<Q4_0P>(n, w, ws, a, as, out, os);
+}
+void vec_dot4x4_q4_1_q8_1(int64_t n, const void* w, size_t ws, const void* a, size_t as, float* out,
+                          size_t os) {
+  dot32_4x4<Q4_1P>(n, w, ws, a, as, out, os);
+}
+void vec_dot4x4_q8_0_q8_0(int64_t n, const void* w, size_t ws, const void* a, size_t as, float* out,
+                          size_t os) {
+  dot32_4x4<Q8_0P>(n, w, ws, a, as, out, os);
+}
+
 void vec_dot_f32(int64_t n, const void* w, const void* a, float* out) {
   const auto* x = static_cast<const float*>(w);
   const auto* y = static_cast<const float*>(a);

@@ -8,26 +8,32 @@
 
 namespace vatp::kernels {
 
-#define VATP_X86_KERNELS                                                                       \
-  void vec_dot_f32(int64_t n, const void* w, const void* a, float* out);                       \
-  void vec_dot_f16(int64_t n, const void* w, const void* a, float* out);                       \
-  void vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* a, float* out);                 \
-  void vec_dot_q4_1_q8_1(int64_t n, const void* w, const void* a, float* out);                 \
-  void vec_dot_q5_0_q8_0(int64_t n, const void* w, const void* a, float* out);                 \
-  void vec_dot_q5_1_q8_1(int64_t n, const void* w, const void* a, float* out);                 \
-  void vec_dot_q8_0_q8_0(int64_t n, const void* w, const void* a, float* out);                 \
-  void vec_dot_q4_k_q8_k(int64_t n, const void* w, const void* a, float* out);                 \
-  void vec_dot_q5_k_q8_k(int64_t n, const void* w, const void* a, float* out);                 \
-  void vec_dot_q6_k_q8_k(int64_t n, const void* w, const void* a, float* out);                 \
-  void vec_dot4_q4_1_q8_1(int64_t n, const void* w, const void* a, size_t stride, float* out); \
-  void vec_dot4_q8_0_q8_0(int64_t n, const void* w, const void* a, size_t stride, float* out); \
-  void vec_dot4_q4_0_q8_0(int64_t n, const void* w, const void* a, size_t stride, float* out); \
-  void quantize_q8_0(const float* src, void* dst, int64_t n);                                  \
-  void quantize_q8_1(const float* src, void* dst, int64_t n);                                  \
-  void quantize_q8_k(const float* src, void* dst, int64_t n);                                  \
-  void quantize_f16(const float* src, void* dst, int64_t n);                                   \
-  void swiglu(const float* gate, const float* up, float* out, int64_t n);                      \
-  void fp16_to_f32_row(const uint16_t* src, float* dst, int64_t n);                            \
+#define VATP_X86_KERNELS                                                                               \
+  void vec_dot_f32(int64_t n, const void* w, const void* a, float* out);                               \
+  void vec_dot_f16(int64_t n, const void* w, const void* a, float* out);                               \
+  void vec_dot_q4_0_q8_0(int64_t n, const void* w, const void* a, float* out);                         \
+  void vec_dot_q4_1_q8_1(int64_t n, const void* w, const void* a, float* out);                         \
+  void vec_dot_q5_0_q8_0(int64_t n, const void* w, const void* a, float* out);                         \
+  void vec_dot_q5_1_q8_1(int64_t n, const void* w, const void* a, float* out);                         \
+  void vec_dot_q8_0_q8_0(int64_t n, const void* w, const void* a, float* out);                         \
+  void vec_dot_q4_k_q8_k(int64_t n, const void* w, const void* a, float* out);                         \
+  void vec_dot_q5_k_q8_k(int64_t n, const void* w, const void* a, float* out);                         \
+  void vec_dot_q6_k_q8_k(int64_t n, const void* w, const void* a, float* out);                         \
+  void vec_dot4_q4_1_q8_1(int64_t n, const void* w, const void* a, size_t stride, float* out);         \
+  void vec_dot4_q8_0_q8_0(int64_t n, const void* w, const void* a, size_t stride, float* out);         \
+  void vec_dot4_q4_0_q8_0(int64_t n, const void* w, const void* a, size_t stride, float* out);         \
+  void vec_dot4x4_q4_0_q8_0(int64_t n, const void* w, size_t ws, const void* a, size_t as, float* out, \
+                            size_t os);                                                                \
+  void vec_dot4x4_q4_1_q8_1(int64_t n, const void* w, size_t ws, const void* a, size_t as, float* out, \
+                            size_t os);                                                                \
+  void vec_dot4x4_q8_0_q8_0(int64_t n, const void* w, size_t ws, const void* a, size_t as, float* out, \
+                            size_t os);                                                                \
+  void quantize_q8_0(const float* src, void* dst, int64_t n);                                          \
+  void quantize_q8_1(const float* src, void* dst, int64_t n);                                          \
+  void quantize_q8_k(const float* src, void* dst, int64_t n);                                          \
+  void quantize_f16(const float* src, void* dst, int64_t n);                                           \
+  void swiglu(const float* gate, const float* up, float* out, int64_t n);                              \
+  void fp16_to_f32_row(const uint16_t* src, float* dst, int64_t n);                                    \
   void f32_to_fp16_row(const float* src, uint16_t* dst, int64_t n);
 
 namespace avx2 {

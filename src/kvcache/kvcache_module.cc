@@ -1,1 +1,0 @@
-// Module kvcache: see docs/architecture.md.

@@ -1,0 +1,72 @@
+// A loaded model: config, weight views into the mapped GGUF, and the forward pass.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "gguf/gguf.h"
+#include "kernels/kernel_table.h"
+#include "kernels/matmul.h"
+#include "kvcache/kv_cache.h"
+#include "model/attention.h"
+#include "model/config.h"
+#include "model/weights.h"
+
+namespace vatp::model {
+
+// Activations for up to max_m tokens per forward call, allocated once.
+class ForwardScratch {
+ public:
+  void reserve(const ModelConfig& c, int max_m, int n_threads, int kv_capacity);
+  int max_m() const { return max_m_; }
+
+  std::vector<float> x;        // [max_m × dim] residual stream
+  std::vector<float> h;        // [max_m × dim] normed input of a sub-block
+  std::vector<float> q;        // [max_m × q_dim]
+  std::vector<float> k;        // [max_m × kv_dim]
+  std::vector<float> v;        // [max_m × kv_dim]
+  std::vector<float> att;      // [max_m × q_dim] attention output
+  std::vector<float> gate;     // [max_m × ff]
+  std::vector<float> up;       // [max_m × ff]
+  std::vector<float> tmp;      // [max_m × dim] sub-block output before the residual add
+  std::vector<float> rope_cs;  // [n_rot] cos/sin cache for one position
+  kernels::MatmulScratch mm;
+  AttentionScratch attn;
+
+ private:
+  int max_m_ = 0;
+};
+
+class Model {
+ public:
+  // Maps the file, reads the config, checks every tensor. `kt` must outlive the model.
+  static Result<std::unique_ptr<Model>> load(const std::string& path, const kernels::KernelTable& kt);
+  static Result<std::unique_ptr<Model>> from_gguf(gguf::GgufFile file, const kernels::KernelTable& kt);
+
+  const ModelConfig& config() const { return config_; }
+  const gguf::GgufFile& gguf() const { return file_; }
+  const Weights& weights() const { return weights_; }
+  const kernels::KernelTable& kernels() const { return kt_; }
+  size_t weight_bytes() const;
+
+  // A KV cache of `capacity` slots per (layer, KV head) for this model.
+  Result<kvcache::KvCache> make_cache(int capacity, kvcache::KvType type) const;
+
+  // Runs m tokens (tokens[i] at positions[i]) through the model, appending their K/V to
+  // `cache`. logits: n_logit_rows × n_vocab for the LAST n_logit_rows tokens of the
+  // batch (1 for generation, m for perplexity; 0 for none). m <= scratch.max_m().
+  Status forward(const int32_t* tokens, const int32_t* positions, int64_t m, kvcache::KvCache& cache,
+                 float* logits, int64_t n_logit_rows, ForwardScratch& scratch, ThreadPool& pool,
+                 const AttentionStatsRequest* stats = nullptr) const;
+
+ private:
+  Model(gguf::GgufFile file, const kernels::KernelTable& kt) : file_(std::move(file)), kt_(kt) {}
+  gguf::GgufFile file_;
+  const kernels::KernelTable& kt_;
+  ModelConfig config_;
+  Weights weights_;
+};
+
+}  // namespace vatp::model

@@ -1,1 +1,0 @@
-// Module model: see docs/architecture.md.

@@ -100,7 +100,8 @@ void register_all() {
                                    std::to_string(s[1]);
           benchmark::RegisterBenchmark(name.c_str(), bm_matmul, isa, t, s[0], s[1], m)
               ->Unit(benchmark::kMicrosecond)
-              ->MinTime(0.2);
+              ->MinTime(0.2)
+              ->UseRealTime();
         }
       }
     }

@@ -135,7 +135,6 @@ KernelTable make_kernel_table(Isa isa) {
   use_dot(kt, DType::Q5_1, a5, avx512::vec_dot_q5_1_q8_1);
   use_dot(kt, DType::Q8_0, a5, avx512::vec_dot_q8_0_q8_0, avx512::vec_dot4_q8_0_q8_0);
   entry(kt, DType::Q8_0).vec_dot4x4 = avx512::vec_dot4x4_q8_0_q8_0;
-  use_dot(kt, DType::Q4_K, a5, avx512::vec_dot_q4_k_q8_k);
   use_dot(kt, DType::Q6_K, a5, avx512::vec_dot_q6_k_q8_k);
   kt.swiglu = avx512::swiglu;
   return kt;

@@ -60,6 +60,37 @@ inline __m256i dot_s8s8(__m256i a, __m256i b) {
 
 inline __m256i loadu256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
+// The 8 six-bit scales (bytes 0..7) and mins (bytes 8..15) of a Q4_K/Q5_K block, from
+// the 12 packed bytes with the §3.2 rules done four bytes at a time:
+// j<4: scale = s[j]&63, min = s[j+4]&63; j≥4: scale = (s[j+4]&15) | (s[j−4]>>6)<<4,
+// min = (s[j+4]>>4) | (s[j]>>6)<<4.
+inline __m128i unpack_k4_scales_mins(const uint8_t* s) {
+  uint32_t u0, u1, u2;
+  std::memcpy(&u0, s, 4);
+  std::memcpy(&u1, s + 4, 4);
+  std::memcpy(&u2, s + 8, 4);
+  const uint32_t sc_lo = u0 & 0x3F3F3F3Fu, mn_lo = u1 & 0x3F3F3F3Fu;
+  const uint32_t sc_hi = (u2 & 0x0F0F0F0Fu) | (((u0 >> 6) & 0x03030303u) << 4);
+  const uint32_t mn_hi = ((u2 >> 4) & 0x0F0F0F0Fu) | (((u1 >> 6) & 0x03030303u) << 4);
+  return _mm_setr_epi32(static_cast<int>(sc_lo), static_cast<int>(sc_hi), static_cast<int>(mn_lo),
+                        static_cast<int>(mn_hi));
+}
+
+// Σ_j bsums[j]·min[j/2] (the K-quant min term) as 8 int32 lanes.
+inline __m256i k4_min_products(__m128i scales_mins, const void* bsums /* 16 × int16, unaligned */) {
+  const __m128i dup = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+  const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(scales_mins, dup));
+  return _mm256_madd_epi16(mins16, _mm256_loadu_si256(static_cast<const __m256i*>(bsums)));
+}
+
+// Word k of v (both 128-bit lanes hold the same 8 words) broadcast to all 16 words.
+inline __m256i bcast_word(__m256i v, int k) {
+  const char lo = static_cast<char>(2 * k), hi = static_cast<char>(2 * k + 1);
+  return _mm256_shuffle_epi8(
+      v, _mm256_setr_epi8(lo, hi, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi, lo,
+                          hi, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi));
+}
+
 // exp(x) for float lanes: Cody–Waite reduction by ln2 and a degree-6 Taylor
 // polynomial on |r| ≤ ln2/2; inputs clamped to [−86, 88.3] (results stay normal). Max rel error ~2e-7.
 inline __m256 exp_f32x8(__m256 x) {

@@ -3,6 +3,8 @@
 // horizontally at the end, so results differ from ref/ only by float rounding.
 #include <immintrin.h>
 
+#include <cstddef>
+
 #include "kernels/quant.h"
 #include "kernels/x86/avx2_util.h"
 #include "kernels/x86/dot32_impl.h"
@@ -120,15 +122,15 @@ namespace {
 // quants; q4 holds 32 bytes per 64-element chunk (low nibble first 32, high next).
 template <bool kFiveBit, typename Block>
 inline void dot_q45_k(int64_t n, const Block* x, const BlockQ8_K* y, float* out) {
-  __m256 acc = _mm256_setzero_ps();
-  float summ = 0.0f;
+  __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   for (int64_t b = 0; b < n / QK_K; ++b) {
-    uint8_t sc[8], mn[8];
-    for (int j = 0; j < 8; ++j) get_scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
-    int sumi_min = 0;
-    for (int j = 0; j < 16; ++j) sumi_min += y[b].bsums[j] * mn[j / 2];
-    summ += load_f16(x[b].dmin) * y[b].d * static_cast<float>(sumi_min);
+    const __m128i sm = unpack_k4_scales_mins(x[b].scales);
+    const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));  // scales as int16, both lanes
+    acc_min = _mm256_fmadd_ps(_mm256_set1_ps(load_f16(x[b].dmin) * y[b].d),
+                              _mm256_cvtepi32_ps(k4_min_products(
+                                  sm, reinterpret_cast<const uint8_t*>(&y[b]) + offsetof(BlockQ8_K, bsums))),
+                              acc_min);
 
     __m256i isum = _mm256_setzero_si256();
     __m256i hbits;
@@ -146,13 +148,13 @@ inline void dot_q45_k(int64_t n, const Block* x, const BlockQ8_K* y, float* out)
       }
       const __m256i plo = _mm256_maddubs_epi16(lo, loadu256(y[b].qs + 64 * c));
       const __m256i phi = _mm256_maddubs_epi16(hi, loadu256(y[b].qs + 64 * c + 32));
-      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c])));
-      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1])));
+      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, bcast_word(sc16, 2 * c)));
+      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, bcast_word(sc16, 2 * c + 1)));
     }
     const __m256 d = _mm256_set1_ps(load_f16(x[b].d) * y[b].d);
     acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum), acc);
   }
-  *out = hsum_f32x8(acc) - summ;
+  *out = hsum_f32x8(_mm256_sub_ps(acc, acc_min));
 }
 
 }  // namespace

@@ -1,0 +1,95 @@
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "tokenizer/pretokenize.h"
+
+#include <pcre2.h>
+
+#include "tokenizer/utf8.h"
+
+namespace vatp::tokenizer {
+namespace {
+
+// The GPT-2 pattern; the trailing `\s+` catches whitespace the lookahead rule leaves
+// behind, which gap-keeping would emit as one piece anyway.
+constexpr const char* kGpt2 = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S))";
+constexpr const char* kLlama3 =
+    R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+constexpr const char* kQwen2 =
+    R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
+std::vector<const char*> patterns(PreType t) {
+  switch (t) {
+    case PreType::Gpt2: return {kGpt2};
+    case PreType::Llama3: return {kLlama3};
+    case PreType::Qwen2: return {kQwen2};
+    case PreType::StarCoder: return {R"(\p{N})", kGpt2};
+    case PreType::Default: return {R"([\p{P}\$\+<=>\^~\|]+)", kGpt2, R"(\p{N}+)", R"([0-9][0-9][0-9])"};
+  }
+  return {kGpt2};
+}
+
+struct CodeFree {
+  void operator()(pcre2_code* c) const { pcre2_code_free(c); }
+};
+
+}  // namespace
+
+struct PreTokenizer::Impl {
+  std::vector<std::unique_ptr<pcre2_code, CodeFree>> codes;
+};
+
+PreTokenizer::PreTokenizer() : impl_(std::make_unique<Impl>()) {}
+PreTokenizer::PreTokenizer(PreTokenizer&&) noexcept = default;
+PreTokenizer& PreTokenizer::operator=(PreTokenizer&&) noexcept = default;
+PreTokenizer::~PreTokenizer() = default;
+
+Result<PreTokenizer> PreTokenizer::create(PreType type) {
+  PreTokenizer p;
+  for (const char* pat : patterns(type)) {
+    int err = 0;
+    PCRE2_SIZE off = 0;
+    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pat), PCRE2_ZERO_TERMINATED,
+                                     PCRE2_UTF | PCRE2_UCP, &err, &off, nullptr);
+    if (!code) {
+      PCRE2_UCHAR msg[256];
+      pcre2_get_error_message(err, msg, sizeof(msg));
+      return internal_error(std::string("pre-tokenizer regex failed to compile: ") +
+                            reinterpret_cast<char*>(msg));
+    }
+    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter if JIT is unavailable
+    p.impl_->codes.emplace_back(code);
+  }
+  return p;
+}
+
+std::vector<std::string_view> PreTokenizer::split(std::string_view text) const {
+  std::vector<std::string_view> pieces;
+  if (text.empty()) return pieces;
+  pieces.push_back(text);
+  for (const auto& code : impl_->codes) {
+    std::vector<std::string_view> next;
+    pcre2_match_data* md = pcre2_match_data_create_from_pattern(code.get(), nullptr);
+    for (std::string_view piece : pieces) {
+      const auto* subject = reinterpret_cast<PCRE2_SPTR>(piece.data());
+      size_t start = 0, gap = 0;
+      while (start < piece.size()) {
+        const int rc = pcre2_match(code.get(), subject, piece.size(), start, PCRE2_NO_UTF_CHECK, md, nullptr);
+        if (rc < 0) break;
+        const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+        size_t b = ov[0], e = ov[1];
+        if (e == b) {  // empty match: step one character forward
+          start = b + utf8_len(static_cast<uint8_t>(piece[b]));
+          continue;
+        }
+        if (b > gap) next.push_back(piece.substr(gap, b - gap));
+        next.push_back(piece.substr(b, e - b));
+        gap = start = e;
+      }
+      if (gap < piece.size()) next.push_back(piece.substr(gap));
+    }
+    pcre2_match_data_free(md);
+    pieces.swap(next);
+  }
+  return pieces;
+}
+
+}  // namespace vatp::tokenizer

@@ -1,0 +1,65 @@
+// Text <-> token ids with llama.cpp's semantics (specs/gguf.md §4): special-token
+// partition, SentencePiece bigram merging with byte fallback, byte-level BPE with the
+// model's pre-tokenizer, and detokenization. Immutable and thread-safe after create().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "gguf/gguf.h"
+#include "tokenizer/pretokenize.h"
+#include "tokenizer/vocab.h"
+
+namespace vatp::tokenizer {
+
+class Tokenizer {
+ public:
+  static Result<Tokenizer> create(Vocab vocab);
+  static Result<Tokenizer> from_gguf(const gguf::GgufFile& f);
+
+  // add_special: BOS (and EOS) as the vocabulary asks. parse_special: control tokens
+  // written in the text become their ids (user-defined tokens always do).
+  std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const;
+  // The bytes a token stands for. Control/unknown tokens give "" unless special.
+  std::string token_to_piece(int32_t id, bool special) const;
+  // Whole-sequence decoding with the leading-space and clean-up rules (§4.5).
+  // invalid_argument for ids outside the vocabulary.
+  Result<std::string> decode(const std::vector<int32_t>& ids, bool special) const;
+
+  const Vocab& vocab() const { return vocab_; }
+  int32_t n_vocab() const { return vocab_.n_tokens(); }
+  bool is_eog(int32_t id) const { return vocab_.is_eog(id); }
+
+ private:
+  Tokenizer() = default;
+  void encode_spm(std::string_view text, std::vector<int32_t>& out) const;
+  void encode_bpe(std::string_view text, std::vector<int32_t>& out) const;
+  void bpe_piece(const std::string& encoded, std::vector<int32_t>& out) const;
+
+  Vocab vocab_;
+  std::unique_ptr<PreTokenizer> pre_;
+  std::vector<int32_t> specials_;  // special-token ids, longest text first
+  std::string byte_to_cp_[256];    // GPT-2 byte -> UTF-8 of its code point
+  std::unordered_map<uint32_t, uint8_t> cp_to_byte_;
+};
+
+// Feeds ids one at a time and returns only complete UTF-8: a character split across
+// byte tokens is held back until its last byte arrives. flush() returns the rest.
+class StreamingDetokenizer {
+ public:
+  StreamingDetokenizer(const Tokenizer& tok, bool special) : tok_(tok), special_(special) {}
+  std::string push(int32_t id);
+  std::string flush();
+
+ private:
+  const Tokenizer& tok_;
+  bool special_;
+  bool first_ = true;
+  std::string pending_;
+};
+
+}  // namespace vatp::tokenizer

@@ -1,0 +1,135 @@
+#include "tokenizer/vocab.h"
+
+#include <algorithm>
+
+namespace vatp::tokenizer {
+namespace {
+
+Result<PreType> pre_type_from_name(const std::string& pre) {
+  if (pre.empty() || pre == "default") return PreType::Default;
+  for (const char* n : {"llama3", "llama-v3", "llama-bpe", "falcon3", "pixtral", "lfm2"}) {
+    if (pre == n) return PreType::Llama3;
+  }
+  for (const char* n : {"qwen2", "deepseek-r1-qwen", "stablelm2", "megrez"}) {
+    if (pre == n) return PreType::Qwen2;
+  }
+  for (const char* n : {"smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva-7b"}) {
+    if (pre == n) return PreType::StarCoder;
+  }
+  for (const char* n : {"gpt-2", "gpt2", "phi-2", "mpt", "olmo", "jais"}) {
+    if (pre == n) return PreType::Gpt2;
+  }
+  return unimplemented(
+      "unknown pre-tokenizer '" + pre +
+      "' (supported: default, gpt-2, mpt, phi-2, olmo, llama-bpe/llama3, qwen2, smollm, starcoder, "
+      "refact, command-r)");
+}
+
+Result<int32_t> optional_id(const gguf::GgufFile& f, const char* key, int32_t fallback, int32_t n) {
+  if (!f.find(key)) return fallback;
+  VATP_ASSIGN_OR_RETURN(uint64_t v, f.get_uint(key));
+  if (v >= static_cast<uint64_t>(n)) return fallback;  // llama.cpp ignores out-of-range ids
+  return static_cast<int32_t>(v);
+}
+
+}  // namespace
+
+bool Vocab::is_eog(int32_t id) const { return std::find(eog.begin(), eog.end(), id) != eog.end(); }
+
+Result<Vocab> Vocab::from_gguf(const gguf::GgufFile& f) {
+  Vocab v;
+  VATP_ASSIGN_OR_RETURN(std::string model, f.get_string("tokenizer.ggml.model"));
+  if (model == "llama") {
+    v.type = VocabType::Spm;
+  } else if (model == "gpt2") {
+    v.type = VocabType::Bpe;
+  } else {
+    return unimplemented("unsupported tokenizer model '" + model +
+                         "' (supported: llama (SentencePiece), gpt2 (BPE))");
+  }
+  const gguf::Value* tv = f.find("tokenizer.ggml.tokens");
+  if (!tv) return not_found("GGUF key 'tokenizer.ggml.tokens' is missing");
+  VATP_ASSIGN_OR_RETURN(std::vector<std::string_view> toks, tv->as_string_array());
+  if (toks.empty()) return invalid_argument("the vocabulary is empty");
+  const int32_t n = static_cast<int32_t>(toks.size());
+  v.tokens.reserve(toks.size());
+  for (int32_t i = 0; i < n; ++i) {
+    std::string t(toks[static_cast<size_t>(i)]);
+    if (t.empty()) t = "[EMPTY_" + std::to_string(i) + "]";
+    v.token_to_id.emplace(t, i);
+    v.tokens.push_back(std::move(t));
+  }
+  v.scores.assign(toks.size(), 0.0f);
+  if (const gguf::Value* sv = f.find("tokenizer.ggml.scores")) {
+    VATP_ASSIGN_OR_RETURN(v.scores, sv->as_f32_array());
+    if (v.scores.size() != toks.size())
+      return invalid_argument("tokenizer.ggml.scores length differs from tokens");
+  }
+  v.types.assign(toks.size(), TokenType::Normal);
+  if (const gguf::Value* ty = f.find("tokenizer.ggml.token_type")) {
+    VATP_ASSIGN_OR_RETURN(std::vector<int32_t> t, ty->as_i32_array());
+    if (t.size() != toks.size())
+      return invalid_argument("tokenizer.ggml.token_type length differs from tokens");
+    for (size_t i = 0; i < t.size(); ++i) {
+      if (t[i] < 0 || t[i] > 6)
+        return invalid_argument("tokenizer.ggml.token_type has invalid value " + std::to_string(t[i]));
+      v.types[i] = static_cast<TokenType>(t[i]);
+    }
+  }
+
+  if (v.type == VocabType::Spm) {
+    v.bos = 1, v.eos = 2, v.unk = 0;
+    v.add_space_prefix = true;
+    v.add_bos = true;
+  } else {
+    const gguf::Value* mv = f.find("tokenizer.ggml.merges");
+    if (!mv) return not_found("GGUF key 'tokenizer.ggml.merges' is missing (required for gpt2 tokenizers)");
+    VATP_ASSIGN_OR_RETURN(std::vector<std::string_view> merges, mv->as_string_array());
+    for (size_t i = 0; i < merges.size(); ++i) {
+      const std::string_view m = merges[i];
+      const size_t sp = m.find(' ', 1);
+      if (sp == std::string_view::npos)
+        return invalid_argument("malformed BPE merge #" + std::to_string(i) + ": '" + std::string(m) + "'");
+      v.merge_rank.emplace(std::make_pair(std::string(m.substr(0, sp)), std::string(m.substr(sp + 1))),
+                           static_cast<int32_t>(i));
+    }
+    v.bos = 11, v.eos = 11;
+    v.clean_spaces = true;
+    if (f.find("tokenizer.ggml.pre")) {
+      VATP_ASSIGN_OR_RETURN(v.pre_name, f.get_string("tokenizer.ggml.pre"));
+    }
+    VATP_ASSIGN_OR_RETURN(v.pre, pre_type_from_name(v.pre_name));
+    if (v.pre == PreType::Llama3) v.ignore_merges = true, v.add_bos = true;
+    if (v.pre == PreType::Qwen2 || v.pre_name == "smollm") v.clean_spaces = false;
+  }
+  VATP_ASSIGN_OR_RETURN(v.bos, optional_id(f, "tokenizer.ggml.bos_token_id", v.bos, n));
+  VATP_ASSIGN_OR_RETURN(v.eos, optional_id(f, "tokenizer.ggml.eos_token_id", v.eos, n));
+  VATP_ASSIGN_OR_RETURN(v.unk, optional_id(f, "tokenizer.ggml.unknown_token_id", v.unk, n));
+  VATP_ASSIGN_OR_RETURN(v.pad, optional_id(f, "tokenizer.ggml.padding_token_id", v.pad, n));
+  VATP_ASSIGN_OR_RETURN(v.eot, optional_id(f, "tokenizer.ggml.eot_token_id", -1, n));
+  if (f.find("tokenizer.ggml.add_bos_token")) {
+    VATP_ASSIGN_OR_RETURN(v.add_bos, f.get_bool("tokenizer.ggml.add_bos_token"));
+  }
+  if (f.find("tokenizer.ggml.add_eos_token")) {
+    VATP_ASSIGN_OR_RETURN(v.add_eos, f.get_bool("tokenizer.ggml.add_eos_token"));
+  }
+  if (f.find("tokenizer.ggml.add_space_prefix")) {
+    VATP_ASSIGN_OR_RETURN(v.add_space_prefix, f.get_bool("tokenizer.ggml.add_space_prefix"));
+  }
+  if (v.bos >= n) v.bos = -1;
+  // End-of-generation: eos, eot, and tokens whose text marks a turn end (§4.1).
+  if (v.eos >= 0) v.eog.push_back(v.eos);
+  for (const char* t :
+       {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "</s>"}) {
+    const int32_t id = v.find(t);
+    if (id >= 0 && !v.is_eog(id)) {
+      v.eog.push_back(id);
+      if (v.types[static_cast<size_t>(id)] == TokenType::Normal)
+        v.types[static_cast<size_t>(id)] = TokenType::Control;
+    }
+  }
+  if (v.eot >= 0 && !v.is_eog(v.eot)) v.eog.push_back(v.eot);
+  return v;
+}
+
+}  // namespace vatp::tokenizer

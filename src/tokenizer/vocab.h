@@ -1,0 +1,59 @@
+// The vocabulary of a model, read from GGUF `tokenizer.*` keys with llama.cpp's load
+// defaults (specs/gguf.md §4.1). Immutable once built.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "gguf/gguf.h"
+
+namespace vatp::tokenizer {
+
+enum class VocabType { Spm, Bpe };
+enum class TokenType : int32_t {
+  Undefined = 0,
+  Normal = 1,
+  Unknown = 2,
+  Control = 3,
+  UserDefined = 4,
+  Unused = 5,
+  Byte = 6
+};
+
+// Pre-tokenizer regex families (§4.4 table).
+enum class PreType { Default, Gpt2, Llama3, Qwen2, StarCoder };
+
+struct Vocab {
+  VocabType type = VocabType::Spm;
+  std::string pre_name;  // tokenizer.ggml.pre as written
+  PreType pre = PreType::Default;
+  std::vector<std::string> tokens;  // id -> text
+  std::vector<float> scores;        // id -> score (SPM merge priority)
+  std::vector<TokenType> types;     // id -> type
+  std::unordered_map<std::string, int32_t> token_to_id;
+  std::map<std::pair<std::string, std::string>, int32_t> merge_rank;  // BPE
+
+  int32_t bos = -1, eos = -1, unk = -1, pad = -1, eot = -1;
+  bool add_bos = false, add_eos = false, add_space_prefix = false;
+  bool clean_spaces = false, ignore_merges = false;
+  std::vector<int32_t> eog;  // end-of-generation ids
+
+  int32_t n_tokens() const { return static_cast<int32_t>(tokens.size()); }
+  int32_t find(std::string_view text) const {
+    auto it = token_to_id.find(std::string(text));
+    return it == token_to_id.end() ? -1 : it->second;
+  }
+  bool is_eog(int32_t id) const;
+
+  // Errors: unknown tokenizer model, unknown pre-tokenizer, missing merges for gpt2,
+  // arrays of mismatched length.
+  static Result<Vocab> from_gguf(const gguf::GgufFile& f);
+};
+
+}  // namespace vatp::tokenizer

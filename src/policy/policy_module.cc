@@ -1,1 +1,0 @@
-// Module policy: see docs/architecture.md.

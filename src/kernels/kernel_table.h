@@ -2,6 +2,18 @@
 // Build it once with make_kernel_table(detect_isa()) and pass it to whoever computes
 // (no global). Each entry names the ISA its vec_dot really uses (types without a
 // SIMD version use the scalar reference even in an AVX-512 table).
+//
+// Numerics (specs/gguf.md §3.3–3.4), tested in tests/kernels/simd_test.cc:
+// - activation quantizers (Q8_0/Q8_1 with x86 rules, Q8_K, F16, BF16) and f16 row
+//   conversion: bit-identical across ISAs;
+// - vec_dot: every ISA computes the reference's integer block sums exactly; only the
+//   float accumulation order differs: |simd − ref| ≤ 1e-5·Σ|w_i·a_i| + 1e-6;
+// - vec_dot4 / vec_dot4x4 give bit-identical results to vec_dot of the same table, so
+//   matmul output does not depend on the batch size m or on the thread count;
+// - swiglu: SIMD uses a polynomial exp, relative error ≤ 2e-6 vs expf.
+// SIMD coverage — AVX2: F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K.
+// AVX-512 (+VNNI): F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 (4×4 prefill tiles for
+// Q4_0/Q4_1/Q8_0), Q6_K; Q4_K/Q5_K from AVX2. BF16, Q2_K, Q3_K: scalar everywhere.
 #pragma once
 
 #include <array>

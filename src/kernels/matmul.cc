@@ -59,7 +59,7 @@ void matmul_acts(const KernelTable& kt, const WeightView& w, const ActView& a, f
   // tiles where the table has them) and the chunk's rows stay in cache across the
   // token blocks.
   const int64_t per_thread = rows / (4 * static_cast<int64_t>(pool.size()));
-  const int64_t grain = std::clamp<int64_t>(per_thread, 8, 64);
+  const int64_t grain = (std::clamp<int64_t>(per_thread, 8, 64) + 3) / 4 * 4;  // whole 4×4 tiles
   pool.parallel_for(rows, grain, [&](int64_t r0, int64_t r1, int) {
     int64_t t = 0;
     if (k.vec_dot4 != nullptr || k.vec_dot4x4 != nullptr) {

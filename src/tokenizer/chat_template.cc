@@ -1,0 +1,122 @@
+#include "tokenizer/chat_template.h"
+
+namespace vatp::tokenizer {
+
+const char* chat_template_name(ChatTemplate t) {
+  switch (t) {
+    case ChatTemplate::Llama2: return "llama2";
+    case ChatTemplate::Vicuna: return "vicuna";
+    case ChatTemplate::ChatML: return "chatml";
+    case ChatTemplate::Llama3: return "llama3";
+    case ChatTemplate::Mistral: return "mistral";
+  }
+  return "?";
+}
+
+Result<ChatTemplate> chat_template_from_name(std::string_view name) {
+  for (ChatTemplate t : {ChatTemplate::Llama2, ChatTemplate::Vicuna, ChatTemplate::ChatML,
+                         ChatTemplate::Llama3, ChatTemplate::Mistral}) {
+    if (name == chat_template_name(t)) return t;
+  }
+  return invalid_argument("unknown chat template '" + std::string(name) +
+                          "' (supported: llama2, vicuna, chatml, llama3, mistral)");
+}
+
+Result<ChatFormat> detect_chat_template(std::string_view j) {
+  ChatFormat f;
+  auto has = [&](std::string_view s) { return j.find(s) != std::string_view::npos; };
+  if (has("<|im_start|>")) {
+    f.kind = ChatTemplate::ChatML;
+    // A literal default system turn in the template, e.g. SmolLM2's
+    // '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, ...<|im_end|>\n'.
+    const std::string_view open = "<|im_start|>system\n";
+    const size_t p = j.find(open);
+    if (p != std::string_view::npos) {
+      const size_t b = p + open.size();
+      const size_t e = j.find("<|im_end|>", b);
+      if (e != std::string_view::npos) {
+        const std::string_view body = j.substr(b, e - b);
+        if (body.find("{{") == std::string_view::npos && body.find("{%") == std::string_view::npos &&
+            body.find('\'') == std::string_view::npos) {
+          f.default_system = std::string(body);
+        }
+      }
+    }
+    return f;
+  }
+  if (has("<|start_header_id|>")) {
+    f.kind = ChatTemplate::Llama3;
+    return f;
+  }
+  if (has("[INST]")) {
+    f.kind = has("<<SYS>>") ? ChatTemplate::Llama2 : ChatTemplate::Mistral;
+    return f;
+  }
+  if (has("USER:") && has("ASSISTANT:")) {
+    f.kind = ChatTemplate::Vicuna;
+    return f;
+  }
+  return unimplemented(
+      "unrecognised chat template in the model (pass --chat-template NAME: llama2, vicuna, chatml, "
+      "llama3, mistral)");
+}
+
+std::string apply_chat_template(const ChatFormat& fmt, const std::vector<ChatMessage>& in,
+                                bool add_generation_prompt) {
+  std::vector<ChatMessage> msgs = in;
+  if (!fmt.default_system.empty() && (msgs.empty() || msgs[0].role != "system")) {
+    msgs.insert(msgs.begin(), {"system", fmt.default_system});
+  }
+  std::string out;
+  switch (fmt.kind) {
+    case ChatTemplate::ChatML:
+      for (const ChatMessage& m : msgs) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+      if (add_generation_prompt) out += "<|im_start|>assistant\n";
+      break;
+    case ChatTemplate::Llama3:
+      for (const ChatMessage& m : msgs) {
+        out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + m.content + "<|eot_id|>";
+      }
+      if (add_generation_prompt) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
+      break;
+    case ChatTemplate::Llama2:
+    case ChatTemplate::Mistral: {
+      // Llama 2: "[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST] {answer} </s><s>[INST] ...";
+      // Mistral: "[INST] {system}\n\n{user} [/INST]{answer}</s>[INST] ...". The first BOS
+      // comes from the tokenizer (add_special).
+      std::string system;
+      bool first_user = true;
+      const bool l2 = fmt.kind == ChatTemplate::Llama2;
+      for (const ChatMessage& m : msgs) {
+        if (m.role == "system") {
+          system = m.content;
+        } else if (m.role == "user") {
+          std::string content = m.content;
+          if (first_user && !system.empty()) {
+            content = l2 ? "<<SYS>>\n" + system + "\n<</SYS>>\n\n" + content : system + "\n\n" + content;
+          }
+          out += "[INST] " + content + " [/INST]";
+          first_user = false;
+        } else {
+          out += (l2 ? " " : "") + m.content + (l2 ? " </s><s>" : "</s>");
+        }
+      }
+      break;
+    }
+    case ChatTemplate::Vicuna:
+      for (const ChatMessage& m : msgs) {
+        if (m.role == "system") {
+          out += m.content + "\n\n";
+        } else if (m.role == "user") {
+          out += "USER: " + m.content + "\n";
+        } else {
+          out += "ASSISTANT: " + m.content + "</s>\n";
+        }
+      }
+      if (add_generation_prompt) out += "ASSISTANT:";
+      break;
+  }
+  return out;
+}
+
+}  // namespace vatp::tokenizer

@@ -1,0 +1,36 @@
+// Chat templates for the supported model families, detected from the GGUF
+// `tokenizer.chat_template` (Jinja) text by its markers, or chosen by name. The output
+// text is meant to be tokenized with parse_special = true.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace vatp::tokenizer {
+
+enum class ChatTemplate { Llama2, Vicuna, ChatML, Llama3, Mistral };
+
+struct ChatMessage {
+  std::string role;  // "system", "user", "assistant"
+  std::string content;
+};
+
+// A template plus the default system prompt the model's own template inserts when the
+// conversation has none (SmolLM2's does), if any.
+struct ChatFormat {
+  ChatTemplate kind = ChatTemplate::ChatML;
+  std::string default_system;
+};
+
+const char* chat_template_name(ChatTemplate t);
+Result<ChatTemplate> chat_template_from_name(std::string_view name);  // llama2 vicuna chatml llama3 mistral
+Result<ChatFormat> detect_chat_template(std::string_view jinja);
+
+// The prompt text; with add_generation_prompt the assistant turn is opened.
+std::string apply_chat_template(const ChatFormat& fmt, const std::vector<ChatMessage>& msgs,
+                                bool add_generation_prompt);
+
+}  // namespace vatp::tokenizer

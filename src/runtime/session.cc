@@ -1,0 +1,175 @@
+#include "runtime/session.h"
+
+#include <algorithm>
+#include <string>
+
+#include "core/check.h"
+#include "core/timer.h"
+
+namespace vatp::runtime {
+
+const char* stop_reason_name(StopReason r) {
+  switch (r) {
+    case StopReason::kNone: return "none";
+    case StopReason::kEndOfGeneration: return "eog";
+    case StopReason::kMaxTokens: return "max_tokens";
+    case StopReason::kCallback: return "callback";
+  }
+  return "?";
+}
+
+Result<std::unique_ptr<Session>> Session::create(const model::Model& model, const tokenizer::Tokenizer& tok,
+                                                 ThreadPool& pool, const SessionOptions& opts_in) {
+  SessionOptions opts = opts_in;
+  if (opts.n_ctx <= 0) return invalid_argument("context size must be > 0, got " + std::to_string(opts.n_ctx));
+  if (opts.n_batch <= 0)
+    return invalid_argument("batch size must be > 0, got " + std::to_string(opts.n_batch));
+  VATP_RETURN_IF_ERROR(validate(opts.sampling));
+  if (tok.n_vocab() != model.config().n_vocab) {
+    return invalid_argument("tokenizer has " + std::to_string(tok.n_vocab()) +
+                            " tokens but the model's vocabulary is " +
+                            std::to_string(model.config().n_vocab));
+  }
+  opts.n_batch = std::min(opts.n_batch, opts.n_ctx);
+  VATP_ASSIGN_OR_RETURN(kvcache::KvCache cache, model.make_cache(opts.n_ctx, opts.kv_type));
+  return std::unique_ptr<Session>(new Session(model, tok, pool, opts, std::move(cache)));
+}
+
+Session::Session(const model::Model& model, const tokenizer::Tokenizer& tok, ThreadPool& pool,
+                 const SessionOptions& opts, kvcache::KvCache cache)
+    : model_(model),
+      tok_(tok),
+      pool_(pool),
+      opts_(opts),
+      cache_(std::move(cache)),
+      sampler_(model.config().n_vocab, opts.sampling),
+      logits_(model.config().n_vocab, 0.0f),
+      positions_(opts.n_batch) {
+  scratch_.reserve(model.config(), opts.n_batch, pool.size(), opts.n_ctx);
+  update_kv_stats();
+}
+
+void Session::reset() {
+  cache_.clear();
+  sampler_.reset();
+  n_past_ = 0;
+  stats_ = SessionStats{};
+  std::fill(logits_.begin(), logits_.end(), 0.0f);
+  update_kv_stats();
+}
+
+void Session::update_kv_stats() {
+  stats_.kv_bytes_allocated = static_cast<int64_t>(cache_.bytes_allocated());
+  stats_.kv_bytes_used = static_cast<int64_t>(cache_.kv_bytes_used());
+  stats_.kv_bytes_full = static_cast<int64_t>(cache_.kv_bytes_per_token()) * n_past_;
+}
+
+Status Session::check_fits(int64_t n_prompt, int n_predict) const {
+  const int64_t ctx = opts_.n_ctx;
+  const int64_t start = n_past_;
+  if (start + n_prompt >= ctx || start + n_prompt + n_predict > ctx) {
+    return out_of_range(
+        "the prompt (" + std::to_string(n_prompt) + " tokens" +
+        (start > 0 ? ", after " + std::to_string(start) + " already in the cache" : std::string()) +
+        ") plus " + std::to_string(n_predict) + " tokens to generate do not fit in the context of " +
+        std::to_string(ctx) + " tokens (raise -c or shorten the prompt / -n)");
+  }
+  return Status::ok();
+}
+
+Status Session::eval(std::span<const int32_t> ids, float* logits, int64_t n_logit_rows) {
+  const int64_t m = static_cast<int64_t>(ids.size());
+  if (m <= 0 || m > opts_.n_batch) {
+    return invalid_argument("a forward call takes 1.." + std::to_string(opts_.n_batch) + " tokens, got " +
+                            std::to_string(m));
+  }
+  if (n_past_ + m > opts_.n_ctx) {
+    return out_of_range("context full: " + std::to_string(n_past_) + " + " + std::to_string(m) +
+                        " tokens > " + std::to_string(opts_.n_ctx));
+  }
+  const int32_t n_vocab = model_.config().n_vocab;
+  for (int32_t id : ids) {
+    if (id < 0 || id >= n_vocab)
+      return out_of_range("token id " + std::to_string(id) + " outside the vocabulary");
+  }
+  for (int64_t i = 0; i < m; ++i) positions_[i] = static_cast<int32_t>(n_past_ + i);
+  VATP_RETURN_IF_ERROR(model_.forward(ids.data(), positions_.data(), m, cache_, logits, n_logit_rows,
+                                      scratch_, pool_, nullptr));
+  n_past_ += m;
+  return Status::ok();
+}
+
+Status Session::prefill_chunk(std::span<const int32_t> ids, bool want_logits) {
+  Timer t;
+  VATP_RETURN_IF_ERROR(eval(ids, logits_.data(), want_logits ? 1 : 0));
+  stats_.prefill_seconds += t.seconds();
+  stats_.n_prompt += static_cast<int64_t>(ids.size());
+  update_kv_stats();
+  return Status::ok();
+}
+
+Status Session::prefill(std::span<const int32_t> ids) {
+  const size_t n = ids.size();
+  for (size_t begin = 0; begin < n; begin += static_cast<size_t>(opts_.n_batch)) {
+    const size_t len = std::min(n - begin, static_cast<size_t>(opts_.n_batch));
+    VATP_RETURN_IF_ERROR(prefill_chunk(ids.subspan(begin, len), begin + len == n));
+  }
+  return Status::ok();
+}
+
+int32_t Session::sample_next() {
+  Timer t;
+  const int32_t id = sampler_.sample(logits_.data());
+  sampler_.accept(id);
+  stats_.sample_seconds += t.seconds();
+  return id;
+}
+
+Status Session::decode_step(int32_t token) {
+  Timer t;
+  const int32_t one[1] = {token};
+  VATP_RETURN_IF_ERROR(eval(one, logits_.data(), 1));
+  stats_.decode_seconds += t.seconds();
+  stats_.n_decoded += 1;
+  update_kv_stats();
+  return Status::ok();
+}
+
+Result<std::vector<int32_t>> Session::generate(std::span<const int32_t> prompt, int n_predict,
+                                               const TokenCallback& on_token) {
+  if (n_predict < 0) return invalid_argument("n_predict must be >= 0, got " + std::to_string(n_predict));
+  if (prompt.empty()) return invalid_argument("the prompt is empty (no tokens to start from)");
+  VATP_RETURN_IF_ERROR(check_fits(static_cast<int64_t>(prompt.size()), n_predict));
+  VATP_RETURN_IF_ERROR(prefill(prompt));
+  for (int32_t id : prompt) sampler_.accept(id);
+
+  std::vector<int32_t> out;
+  out.reserve(static_cast<size_t>(n_predict));
+  tokenizer::StreamingDetokenizer detok(tok_, /*special=*/false);
+  stats_.stop = StopReason::kMaxTokens;  // also the n_predict == 0 case
+  for (int i = 0; i < n_predict; ++i) {
+    const int32_t id = sample_next();
+    out.push_back(id);
+    stats_.n_generated += 1;
+    const bool eog = tok_.is_eog(id);
+    const bool go_on = !on_token || on_token(id, eog ? std::string() : detok.push(id));
+    if (eog) {
+      stats_.stop = StopReason::kEndOfGeneration;
+      break;
+    }
+    if (!go_on) {
+      stats_.stop = StopReason::kCallback;
+      break;
+    }
+    // The last token is not fed back: nothing would read its logits.
+    if (i + 1 == n_predict) break;
+    VATP_RETURN_IF_ERROR(decode_step(id));
+  }
+  if (on_token) {
+    const std::string rest = detok.flush();
+    if (!rest.empty()) on_token(kFlushId, rest);
+  }
+  return out;
+}
+
+}  // namespace vatp::runtime

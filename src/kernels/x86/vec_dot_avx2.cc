@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <cstddef>
+#include <cstring>
 
 #include "kernels/quant.h"
 #include "kernels/x86/avx2_util.h"
@@ -88,7 +89,12 @@ void vec_dot_f32(int64_t n, const void* w, const void* a, float* out) {
     acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), acc1);
   }
   float s = hsum_f32x8(_mm256_add_ps(acc0, acc1));
-  for (; i < n; ++i) s += x[i] * y[i];
+  for (; i < n; ++i) {  // rows need not be 4-byte aligned
+    float xf, yf;
+    std::memcpy(&xf, x + i, 4);
+    std::memcpy(&yf, y + i, 4);
+    s += xf * yf;
+  }
   *out = s;
 }
 

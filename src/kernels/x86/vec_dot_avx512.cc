@@ -9,6 +9,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "kernels/quant.h"
 #include "kernels/x86/avx2_util.h"
 #include "kernels/x86/dot32_impl.h"
@@ -119,7 +121,12 @@ void vec_dot_f32(int64_t n, const void* w, const void* a, float* out) {
     acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(y + i + 16), acc1);
   }
   float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-  for (; i < n; ++i) s += x[i] * y[i];
+  for (; i < n; ++i) {  // rows need not be 4-byte aligned
+    float xf, yf;
+    std::memcpy(&xf, x + i, 4);
+    std::memcpy(&yf, y + i, 4);
+    s += xf * yf;
+  }
   *out = s;
 }
 

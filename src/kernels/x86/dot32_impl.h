@@ -25,6 +25,14 @@ inline __m128 load_2xf16(const void* p) {
   return _mm_cvtph_ps(_mm_cvtsi32_si128(v));
 }
 
+// The first two f16 fields of two blocks as [a0 b0 a1 b1].
+inline __m128 load_4xf16(const void* p0, const void* p1) {
+  int32_t v0, v1;
+  std::memcpy(&v0, p0, 4);
+  std::memcpy(&v1, p1, 4);
+  return _mm_cvtph_ps(_mm_unpacklo_epi32(_mm_cvtsi32_si128(v0), _mm_cvtsi32_si128(v1)));
+}
+
 // NT activation rows at once (1 for vec_dot, 4 for vec_dot4); each row sees the same
 // sequence of float operations either way (and in dot32_4x4), so all give identical
 // results. (A second accumulator chain measured no faster: the loop is uop-bound.)
@@ -42,18 +50,35 @@ inline void dot32(int64_t n, const void* w, const void* a, size_t stride, float*
     summ[t] = _mm_setzero_ps();
   }
   const int64_t nb = n / QK;
-  for (int64_t b = 0; b < nb; ++b) {
+  int64_t b = 0;
+  // Blocks in pairs: one f16→f32 conversion yields [dx0 mx0 dx1 mx1] (and [dy0 sy0 dy1
+  // sy1]); the min products of even blocks collect in lane 1, odd blocks in lane 3.
+  for (; b + 2 <= nb; b += 2) {
+    const __m256i q0 = P::load(x[b]), q1 = P::load(x[b + 1]);
+    const __m128 wx = load_4xf16(&x[b], &x[b + 1]);
+    for (int t = 0; t < NT; ++t) {
+      const __m128 p = _mm_mul_ps(wx, load_4xf16(&y[t][b], &y[t][b + 1]));  // [dx·dy, mx·sy] × 2
+      acc[t] = _mm256_fmadd_ps(_mm256_broadcastss_ps(p), _mm256_cvtepi32_ps(P::isum(q0, y[t][b].qs)), acc[t]);
+      acc[t] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(p), _mm256_set1_epi32(2)),
+                               _mm256_cvtepi32_ps(P::isum(q1, y[t][b + 1].qs)), acc[t]);
+      if constexpr (P::kHasMin) summ[t] = _mm_add_ps(summ[t], p);
+    }
+  }
+  if (b < nb) {
     const __m256i q = P::load(x[b]);
     const __m128 wx = load_2xf16(&x[b]);
     for (int t = 0; t < NT; ++t) {
-      const __m128 p = _mm_mul_ps(wx, load_2xf16(&y[t][b]));  // [dx·dy, mx·sy]
+      const __m128 p = _mm_mul_ps(wx, load_2xf16(&y[t][b]));
       acc[t] = _mm256_fmadd_ps(_mm256_broadcastss_ps(p), _mm256_cvtepi32_ps(P::isum(q, y[t][b].qs)), acc[t]);
       if constexpr (P::kHasMin) summ[t] = _mm_add_ps(summ[t], p);
     }
   }
   for (int t = 0; t < NT; ++t) {
     float s = hsum_f32x8(acc[t]);
-    if constexpr (P::kHasMin) s += _mm_cvtss_f32(_mm_shuffle_ps(summ[t], summ[t], 1));
+    if constexpr (P::kHasMin) {
+      s += _mm_cvtss_f32(_mm_shuffle_ps(summ[t], summ[t], 1)) +
+           _mm_cvtss_f32(_mm_shuffle_ps(summ[t], summ[t], 3));
+    }
     out[t] = s;
   }
 }
@@ -72,10 +97,10 @@ inline void dot32_4x4(int64_t n, const void* w, size_t w_stride, const void* a, 
     x[i] = reinterpret_cast<const W*>(static_cast<const uint8_t*>(w) + i * w_stride);
     y[i] = reinterpret_cast<const A*>(static_cast<const uint8_t*>(a) + i * a_stride);
   }
-  __m256 acc[4][4];  // [row][token]
-  __m128 summ[4];    // [token], lane = row
+  __m256 acc[4][4];   // [row][token]
+  __m128 summ[2][4];  // [block parity][token], lane = row (as dot32's lanes 1 and 3)
   for (int t = 0; t < 4; ++t) {
-    summ[t] = _mm_setzero_ps();
+    summ[0][t] = summ[1][t] = _mm_setzero_ps();
     for (int r = 0; r < 4; ++r) acc[r][t] = _mm256_setzero_ps();
   }
   const int64_t nb = n / QK;
@@ -89,7 +114,10 @@ inline void dot32_4x4(int64_t n, const void* w, size_t w_stride, const void* a, 
     for (int t = 0; t < 4; ++t) {
       const __m128 wy = load_2xf16(&y[t][b]);  // [dy, sy]
       const __m256 d = _mm256_castps128_ps256(_mm_mul_ps(dx, _mm_shuffle_ps(wy, wy, 0)));
-      if constexpr (P::kHasMin) summ[t] = _mm_add_ps(summ[t], _mm_mul_ps(mx, _mm_shuffle_ps(wy, wy, 0x55)));
+      if constexpr (P::kHasMin) {
+        const int64_t par = b % 2;  // dot32: even blocks (and an odd count's last) in lane 1, odd in lane 3
+        summ[par][t] = _mm_add_ps(summ[par][t], _mm_mul_ps(mx, _mm_shuffle_ps(wy, wy, 0x55)));
+      }
       for (int r = 0; r < 4; ++r) {
         const __m256 dr = _mm256_permutevar8x32_ps(d, _mm256_set1_epi32(r));
         acc[r][t] = _mm256_fmadd_ps(dr, _mm256_cvtepi32_ps(P::isum(q[r], y[t][b].qs)), acc[r][t]);
@@ -97,11 +125,12 @@ inline void dot32_4x4(int64_t n, const void* w, size_t w_stride, const void* a, 
     }
   }
   for (int t = 0; t < 4; ++t) {
-    alignas(16) float m[4];
-    _mm_store_ps(m, summ[t]);
+    alignas(16) float m[4], mo[4];
+    _mm_store_ps(m, summ[0][t]);
+    _mm_store_ps(mo, summ[1][t]);
     for (int r = 0; r < 4; ++r) {
       float s = hsum_f32x8(acc[r][t]);
-      if constexpr (P::kHasMin) s += m[r];
+      if constexpr (P::kHasMin) s += m[r] + mo[r];
       out[t * out_stride + r] = s;
     }
   }

@@ -57,8 +57,10 @@ class MatmulScratch {
 };
 
 // Converts x (m × cols f32, row-major) to `act_type` in scratch. The view stays valid
-// until the next quantize_acts/matmul on that scratch; use it for several weights with
-// the same vec_dot_type and cols (Q/K/V, gate/up). VATP_CHECKs m, cols fit the reserve.
+// until the next quantize_acts/matmul on that scratch (for act_type F32 it points at x
+// itself, no copy); use it for several weights with the same vec_dot_type and cols
+// (Q/K/V, gate/up). VATP_CHECKs that m × cols fits the reserve and that cols is a
+// multiple of the activation block (256 for Q8_K: validate K-quant shapes at load).
 ActView quantize_acts(const KernelTable& kt, DType act_type, const float* x, int64_t m, int64_t cols,
                       MatmulScratch& scratch, ThreadPool& pool);
 

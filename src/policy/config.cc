@@ -1,4 +1,5 @@
 // Presets, budget arithmetic, validation and the statistics plan (docs/policies.md).
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -180,6 +181,13 @@ StatPlan stat_plan(const PolicyConfig& cfg) {
   p.value_l1 = p.attention && cfg.value_norm == ValueNorm::kL1;
   p.value_l2 = p.attention && cfg.value_norm == ValueNorm::kL2;
   return p;
+}
+
+int64_t slots_needed(const PolicyConfig& cfg, const BudgetSplit& split, int64_t prompt_len, int64_t ctx) {
+  if (!cfg.evict || cfg.schedule == Schedule::kOneShot) return ctx;
+  const int64_t peak = cfg.schedule == Schedule::kChunked ? split.total + std::max(cfg.chunk, 1)
+                                                          : std::max(prompt_len, split.total + 1);
+  return std::min(peak, ctx);
 }
 
 bool evicts_at(const PolicyConfig& cfg, Phase phase) {

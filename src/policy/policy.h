@@ -94,6 +94,11 @@ struct StatPlan {
 };
 StatPlan stat_plan(const PolicyConfig& cfg);
 
+// Slots one KV head must hold at the peak: the whole prompt before the first eviction
+// (continuous), T + chunk (chunked), T + 1 during a decode step; one-shot and full grow
+// to the context. Never more than ctx.
+int64_t slots_needed(const PolicyConfig& cfg, const BudgetSplit& split, int64_t prompt_len, int64_t ctx);
+
 enum class Phase { kPrefillChunk, kPrefillEnd, kDecodeStep };
 // Whether the session runs a selection at this point of the schedule.
 bool evicts_at(const PolicyConfig& cfg, Phase phase);

@@ -280,5 +280,18 @@ TEST(Schedule, WhenToEvict) {
   EXPECT_FALSE(evicts_at(must_preset("full"), Phase::kPrefillEnd));
 }
 
+TEST(Schedule, SlotsNeeded) {
+  PolicyConfig c = must_preset("vatp");
+  const BudgetSplit s{512, 256, 256, 20};
+  EXPECT_EQ(slots_needed(c, s, 3000, 8192), 3000);  // the whole prompt before the first eviction
+  EXPECT_EQ(slots_needed(c, s, 100, 8192), 513);    // T + the decode token
+  c.schedule = Schedule::kChunked;
+  c.chunk = 256;
+  EXPECT_EQ(slots_needed(c, s, 3000, 8192), 768);
+  c.schedule = Schedule::kOneShot;
+  EXPECT_EQ(slots_needed(c, s, 3000, 8192), 8192);
+  EXPECT_EQ(slots_needed(must_preset("full"), s, 3000, 4096), 4096);
+}
+
 }  // namespace
 }  // namespace vatp::policy

@@ -17,6 +17,13 @@ const char* isa_name(Isa isa) {
   return "?";
 }
 
+std::optional<Isa> isa_from_name(std::string_view name) {
+  for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    if (name == isa_name(i)) return i;
+  }
+  return std::nullopt;
+}
+
 bool isa_supported(Isa isa) {
   switch (isa) {
     case Isa::Scalar: return true;

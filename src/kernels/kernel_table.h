@@ -19,6 +19,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string_view>
 
 #include "core/dtype.h"
 
@@ -26,9 +28,10 @@ namespace vatp::kernels {
 
 enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2 };
 
-const char* isa_name(Isa isa);  // "scalar", "avx2", "avx512"
-bool isa_supported(Isa isa);    // cpuid: Avx2 needs AVX2+FMA+F16C; Avx512 needs F/BW/VL/DQ/VNNI/BF16 too
-Isa detect_isa();               // the best supported ISA
+const char* isa_name(Isa isa);                            // "scalar", "avx2", "avx512"
+std::optional<Isa> isa_from_name(std::string_view name);  // inverse of isa_name (for flags)
+bool isa_supported(Isa isa);  // cpuid: Avx2 needs AVX2+FMA+F16C; Avx512 needs F/BW/VL/DQ/VNNI/BF16 too
+Isa detect_isa();             // the best supported ISA
 
 // src (n elements of the type) -> dst (n floats).
 using DequantRowFn = void (*)(const void* src, float* dst, int64_t n);

@@ -48,6 +48,11 @@ TEST(KernelTable, ScalarAlwaysAvailableAndComplete) {
   EXPECT_FALSE(kt.supports(static_cast<DType>(20)));  // IQ4_NL
 }
 
+TEST(KernelTable, IsaNamesRoundTrip) {
+  for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) EXPECT_EQ(isa_from_name(isa_name(i)), i);
+  EXPECT_EQ(isa_from_name("sse9"), std::nullopt);
+}
+
 TEST(KernelTable, DetectedIsaIsSupported) {
   const Isa isa = detect_isa();
   EXPECT_TRUE(isa_supported(isa));

@@ -16,5 +16,7 @@ namespace vatp::cli {
 using CommandFn = std::function<Status()>;
 
 // Registration: each cmd_<name>.cc defines one of these.
+void add_run_command(CLI::App& app, CommandFn& selected);
+void add_ppl_command(CLI::App& app, CommandFn& selected);
 
 }  // namespace vatp::cli

@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "vatp 0.1.0");
   vatp::cli::CommandFn selected;
   // Subcommands register here, one line each.
+  vatp::cli::add_run_command(app, selected);
+  vatp::cli::add_ppl_command(app, selected);
 
   try {
     app.parse(argc, argv);

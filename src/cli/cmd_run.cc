@@ -1,0 +1,201 @@
+// `vatp run`: generate text from a prompt, streaming tokens to stdout as they come.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/command.h"
+#include "core/thread_pool.h"
+#include "kernels/kernel_table.h"
+#include "model/model.h"
+#include "runtime/session.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+namespace vatp::cli {
+namespace {
+
+// Context default: the model's training context, capped so that a large model does not
+// allocate a multi-GiB KV cache unasked.
+constexpr int kDefaultCtxCap = 4096;
+
+struct RunFlags {
+  std::string model;
+  std::string prompt;
+  std::string prompt_file;
+  int n_predict = 128;
+  int n_ctx = 0;    // 0 (not given): min(training context, kDefaultCtxCap)
+  int threads = 0;  // 0 (not given): hardware threads
+  int batch = 256;
+  bool chat = false;
+  std::string system;
+  std::string chat_template;
+  runtime::SamplerParams sampling;
+  std::string json_out;
+  bool no_stats = false;
+};
+
+int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+// Flag checks that need no file; `sub` tells which flags were given.
+Status validate_flags(const RunFlags& f, const CLI::App& sub) {
+  if (f.model.empty()) return invalid_argument("-m MODEL.gguf is required");
+  const bool has_p = sub.count("-p") > 0, has_f = sub.count("-f") > 0;
+  if (has_p && has_f) return invalid_argument("give either -p or -f, not both");
+  if (!has_p && !has_f) return invalid_argument("a prompt is required: -p TEXT or -f FILE");
+  if (f.n_predict < 0) return invalid_argument("-n must be >= 0, got " + std::to_string(f.n_predict));
+  if (sub.count("-c") > 0 && f.n_ctx <= 0)
+    return invalid_argument("-c must be > 0, got " + std::to_string(f.n_ctx));
+  if (sub.count("-t") > 0 && f.threads < 1)
+    return invalid_argument("-t must be >= 1, got " + std::to_string(f.threads));
+  if (f.batch < 1) return invalid_argument("-b must be >= 1, got " + std::to_string(f.batch));
+  if (sub.count("--system") > 0 && !f.chat) return invalid_argument("--system needs --chat");
+  if (sub.count("--chat-template") > 0 && !f.chat) return invalid_argument("--chat-template needs --chat");
+  return runtime::validate(f.sampling);
+}
+
+Result<std::string> read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return not_found("cannot open prompt file " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The prompt text, wrapped in the chat template when --chat is given.
+Result<std::string> build_prompt(const RunFlags& f, const std::string& user_text, const model::Model& m) {
+  if (!f.chat) return user_text;
+  tokenizer::ChatFormat fmt;
+  if (!f.chat_template.empty()) {
+    VATP_ASSIGN_OR_RETURN(fmt.kind, tokenizer::chat_template_from_name(f.chat_template));
+  } else {
+    const gguf::Value* v = m.gguf().find("tokenizer.chat_template");
+    if (v == nullptr) {
+      return invalid_argument(
+          "--chat: the model has no tokenizer.chat_template; name one with --chat-template");
+    }
+    VATP_ASSIGN_OR_RETURN(std::string_view jinja, v->as_string());
+    auto detected = tokenizer::detect_chat_template(jinja);
+    if (!detected.is_ok()) {
+      return detected.status().with_context(
+          "--chat: the model's chat template is not recognised; name one with "
+          "--chat-template (llama2, vicuna, chatml, llama3, mistral)");
+    }
+    fmt = std::move(*detected);
+  }
+  std::vector<tokenizer::ChatMessage> msgs;
+  if (!f.system.empty()) msgs.push_back({"system", f.system});
+  msgs.push_back({"user", user_text});
+  return tokenizer::apply_chat_template(fmt, msgs, /*add_generation_prompt=*/true);
+}
+
+nlohmann::json stats_json(const runtime::SessionStats& s, int n_ctx, int threads) {
+  return {{"n_prompt", s.n_prompt},
+          {"n_generated", s.n_generated},
+          {"n_decoded", s.n_decoded},
+          {"prefill_seconds", s.prefill_seconds},
+          {"decode_seconds", s.decode_seconds},
+          {"sample_seconds", s.sample_seconds},
+          {"prefill_tok_per_s", s.prefill_tok_per_s()},
+          {"decode_tok_per_s", s.decode_tok_per_s()},
+          {"kv_bytes_allocated", s.kv_bytes_allocated},
+          {"kv_bytes_used", s.kv_bytes_used},
+          {"kv_bytes_full", s.kv_bytes_full},
+          {"tokens_evicted", s.tokens_evicted},
+          {"scoring_seconds", s.scoring_seconds},
+          {"stop", runtime::stop_reason_name(s.stop)},
+          {"n_ctx", n_ctx},
+          {"threads", threads}};
+}
+
+Status run_generate(const RunFlags& f, const CLI::App& sub) {
+  VATP_RETURN_IF_ERROR(validate_flags(f, sub));
+  std::string user_text = f.prompt;
+  if (!f.prompt_file.empty()) {
+    VATP_ASSIGN_OR_RETURN(user_text, read_text_file(f.prompt_file));
+  }
+  if (!std::filesystem::exists(f.model)) return not_found("model file not found: " + f.model);
+
+  const kernels::KernelTable kt = kernels::make_kernel_table(kernels::detect_isa());
+  VATP_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> model, model::Model::load(f.model, kt));
+  VATP_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::from_gguf(model->gguf()));
+  VATP_ASSIGN_OR_RETURN(const std::string text, build_prompt(f, user_text, *model));
+  // add_special adds BOS only when the vocabulary asks for it; a chat template that
+  // already starts with BOS text gets it parsed as a special token.
+  const std::vector<int32_t> prompt = tok.encode(text, /*add_special=*/true, /*parse_special=*/f.chat);
+
+  runtime::SessionOptions so;
+  so.n_ctx = f.n_ctx > 0 ? f.n_ctx : std::min(model->config().n_ctx_train, kDefaultCtxCap);
+  so.n_batch = f.batch;
+  so.sampling = f.sampling;
+  const int threads = f.threads > 0 ? f.threads : default_threads();
+  ThreadPool pool(threads);
+  VATP_ASSIGN_OR_RETURN(std::unique_ptr<runtime::Session> session,
+                        runtime::Session::create(*model, tok, pool, so));
+
+  std::string generated_text;
+  auto on_token = [&](int32_t, std::string_view piece) {
+    if (!piece.empty()) {
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+      generated_text.append(piece);
+    }
+    return true;
+  };
+  VATP_ASSIGN_OR_RETURN(std::vector<int32_t> generated, session->generate(prompt, f.n_predict, on_token));
+  const runtime::SessionStats& st = session->stats();
+  if (!f.no_stats) {
+    std::fprintf(stderr, "\nprompt %lld tok, prefill %.1f tok/s, decode %.1f tok/s, KV cache %.2f MiB\n",
+                 static_cast<long long>(st.n_prompt), st.prefill_tok_per_s(), st.decode_tok_per_s(),
+                 static_cast<double>(st.kv_bytes_used) / (1024.0 * 1024.0));
+  }
+  if (!f.json_out.empty()) {
+    nlohmann::json j = {{"prompt_ids", prompt},
+                        {"generated_ids", generated},
+                        {"text", generated_text},
+                        {"stats", stats_json(st, so.n_ctx, threads)}};
+    std::ofstream out(f.json_out);
+    out << j.dump(2) << "\n";
+    if (!out) return io_error("cannot write " + f.json_out);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, CommandFn& selected) {
+  auto fl = std::make_shared<RunFlags>();
+  CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt (tokens stream to stdout)");
+  cmd->add_option("-m,--model", fl->model, "GGUF model file");
+  cmd->add_option("-p,--prompt", fl->prompt, "Prompt text");
+  cmd->add_option("-f,--file", fl->prompt_file, "Read the prompt from a file");
+  cmd->add_option("-n,--n-predict", fl->n_predict, "Tokens to generate (default 128)");
+  cmd->add_option("-c,--ctx-size", fl->n_ctx,
+                  "Context size in tokens (default: the model's training context, at most 4096)");
+  cmd->add_option("-t,--threads", fl->threads, "Threads (default: hardware threads)");
+  cmd->add_option("-b,--batch-size", fl->batch, "Prompt tokens per forward call (default 256)");
+  cmd->add_flag("--chat", fl->chat, "Wrap the prompt in the model's chat template");
+  cmd->add_option("--system", fl->system, "System message (with --chat)");
+  cmd->add_option("--chat-template", fl->chat_template,
+                  "Template name: llama2, vicuna, chatml, llama3, mistral");
+  cmd->add_option("--temp", fl->sampling.temp, "Temperature; 0 = greedy (default 0.8)");
+  cmd->add_option("--top-k", fl->sampling.top_k, "Top-k, <= 0 off (default 40)");
+  cmd->add_option("--top-p", fl->sampling.top_p, "Top-p in (0,1], 1 off (default 0.95)");
+  cmd->add_option("--min-p", fl->sampling.min_p, "Min-p in [0,1], 0 off (default 0.05)");
+  cmd->add_option("--repeat-penalty", fl->sampling.repeat_penalty, "Repeat penalty, 1 off (default 1.0)");
+  cmd->add_option("--repeat-last-n", fl->sampling.repeat_last_n,
+                  "Tokens the repeat penalty looks back (default 64)");
+  cmd->add_option("--seed", fl->sampling.seed, "Sampling seed (default 0)");
+  cmd->add_option("--json", fl->json_out,
+                  "Write prompt ids, generated ids, text and stats to this JSON file");
+  cmd->add_flag("--no-stats", fl->no_stats, "Do not print the stats line to stderr");
+  cmd->callback([fl, cmd, &selected] { selected = [fl, cmd] { return run_generate(*fl, *cmd); }; });
+}
+
+}  // namespace vatp::cli

@@ -1,0 +1,168 @@
+// Runs the built `vatp` binary: flag validation must fail with exit code 1 and a
+// message on stderr; with the real model, run/ppl must produce sane output.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "runtime_test_util.h"
+
+namespace vatp::runtime {
+namespace {
+
+struct Ran {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+std::string read_all(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// Runs `vatp ARGS` through the shell, capturing stdout and stderr to temp files.
+Ran run_vatp(const std::string& args) {
+  const std::string dir = ::testing::TempDir();
+  const std::string out = dir + "/vatp_cli_out.txt", err = dir + "/vatp_cli_err.txt";
+  const std::string cmd = std::string(VATP_BINARY_DIR) + "/vatp " + args + " >" + out + " 2>" + err;
+  const int st = std::system(cmd.c_str());
+  Ran r;
+  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  r.out = read_all(out);
+  r.err = read_all(err);
+  return r;
+}
+
+bool binary_present() { return std::filesystem::exists(std::string(VATP_BINARY_DIR) + "/vatp"); }
+
+#define REQUIRE_BINARY() \
+  if (!binary_present()) \
+  GTEST_SKIP() << "vatp binary not built at " VATP_BINARY_DIR "/vatp (build target vatp)"
+
+struct BadFlagCase {
+  const char* args;
+  const char* message_part;
+};
+
+class RunBadFlags : public ::testing::TestWithParam<BadFlagCase> {};
+
+TEST_P(RunBadFlags, ExitOneWithMessage) {
+  REQUIRE_BINARY();
+  const Ran r = run_vatp(GetParam().args);
+  EXPECT_EQ(r.exit_code, 1) << GetParam().args << "\nstderr: " << r.err;
+  EXPECT_NE(r.err.find(GetParam().message_part), std::string::npos) << "stderr: " << r.err;
+  EXPECT_TRUE(r.out.empty()) << "stdout: " << r.out;
+}
+
+// The model path need not exist for flag errors: flags are checked before loading.
+INSTANTIATE_TEST_SUITE_P(
+    Cli, RunBadFlags,
+    ::testing::Values(BadFlagCase{"run -m /nonexistent.gguf -p hi -n -1", "-n"},
+                      BadFlagCase{"run -m /nonexistent.gguf -p hi -c 0", "-c"},
+                      BadFlagCase{"run -m /nonexistent.gguf -p hi -c -5", "-c"},
+                      BadFlagCase{"run -m /nonexistent.gguf -p hi -t 0", "-t"},
+                      BadFlagCase{"run -m /nonexistent.gguf -p hi --temp -1", "temperature"},
+                      BadFlagCase{"run -m /nonexistent.gguf -p hi --top-p 0", "top-p"},
+                      BadFlagCase{"run -m /nonexistent.gguf -p hi --top-p 1.5", "top-p"},
+                      BadFlagCase{"run -m /nonexistent.gguf -p hi -f /tmp/x.txt", "either -p or -f"},
+                      BadFlagCase{"run -m /nonexistent.gguf", "prompt"},
+                      BadFlagCase{"run -m /nonexistent.gguf -f /nonexistent/prompt.txt", "prompt.txt"},
+                      BadFlagCase{"run -m /nonexistent.gguf -p hi", "nonexistent.gguf"},
+                      BadFlagCase{"ppl -m /nonexistent.gguf -f /tmp/x.txt -c 0", "-c"},
+                      BadFlagCase{"ppl -m /nonexistent.gguf -f /tmp/x.txt --chunks 0", "--chunks"},
+                      BadFlagCase{"ppl -m /nonexistent.gguf -f /nonexistent/text.txt", "text.txt"},
+                      BadFlagCase{"ppl -m /nonexistent.gguf -f /tmp/x.txt -t 0", "-t"}));
+
+TEST(Cli, RunGreedyJsonMatchesStdout) {
+  REQUIRE_BINARY();
+  const std::string model = test_model_path();
+  if (model.empty()) GTEST_SKIP() << "SmolLM2 GGUF not found (set VATP_MODEL)";
+  const std::string json = ::testing::TempDir() + "/vatp_run.json";
+  const Ran r =
+      run_vatp("run -m " + model + " -p 'The capital of France is' -n 8 --temp 0 -t 2 --json " + json);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("decode"), std::string::npos) << "stats line on stderr: " << r.err;
+  const auto j = nlohmann::json::parse(read_all(json));
+  ASSERT_TRUE(j.contains("prompt_ids"));
+  ASSERT_TRUE(j.contains("generated_ids"));
+  EXPECT_FALSE(j["prompt_ids"].empty());
+  EXPECT_LE(j["generated_ids"].size(), 8u);
+  EXPECT_GE(j["generated_ids"].size(), 1u);
+  // stdout carries exactly the generated text.
+  EXPECT_EQ(r.out, j["text"].get<std::string>());
+  EXPECT_GT(j["stats"]["decode_tok_per_s"].get<double>(), 0.0);
+  // Greedy is deterministic: a second run gives the same ids.
+  const Ran again =
+      run_vatp("run -m " + model + " -p 'The capital of France is' -n 8 --temp 0 -t 1 --json " + json);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(nlohmann::json::parse(read_all(json))["generated_ids"], j["generated_ids"]);
+}
+
+TEST(Cli, RunNoStatsAndLongPromptError) {
+  REQUIRE_BINARY();
+  const std::string model = test_model_path();
+  if (model.empty()) GTEST_SKIP() << "SmolLM2 GGUF not found (set VATP_MODEL)";
+  const Ran quiet = run_vatp("run -m " + model + " -p hello -n 2 --temp 0 -t 2 --no-stats");
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err.find("tok/s"), std::string::npos) << quiet.err;
+  const Ran big =
+      run_vatp("run -m " + model + " -p 'one two three four five six seven eight' -c 4 -n 2 -t 2");
+  EXPECT_EQ(big.exit_code, 1);
+  EXPECT_NE(big.err.find("context"), std::string::npos) << big.err;
+}
+
+TEST(Cli, ChatWithUnknownTemplateNameFails) {
+  REQUIRE_BINARY();
+  const std::string model = test_model_path();
+  if (model.empty()) GTEST_SKIP() << "SmolLM2 GGUF not found (set VATP_MODEL)";
+  const Ran r = run_vatp("run -m " + model + " -p hi --chat --chat-template no-such-template -n 1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no-such-template"), std::string::npos) << r.err;
+}
+
+TEST(Cli, PplPrintsRunningAndFinalAndWritesJson) {
+  REQUIRE_BINARY();
+  const std::string model = test_model_path();
+  if (model.empty()) GTEST_SKIP() << "SmolLM2 GGUF not found (set VATP_MODEL)";
+  const std::string text_path = ::testing::TempDir() + "/vatp_ppl_text.txt";
+  {
+    std::ofstream t(text_path);
+    for (int i = 0; i < 8; ++i) {
+      t << "The quick brown fox jumps over the lazy dog. Paris is the capital of France, and Berlin is the "
+           "capital of Germany. Water boils at one hundred degrees Celsius at sea level.\n";
+    }
+  }
+  const std::string json = ::testing::TempDir() + "/vatp_ppl.json";
+  const Ran r =
+      run_vatp("ppl -m " + model + " -f " + text_path + " -c 64 --chunks 2 -b 32 -t 2 --json " + json);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("[1]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[2]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Final estimate: PPL = "), std::string::npos) << r.out;
+  const auto j = nlohmann::json::parse(read_all(json));
+  EXPECT_EQ(j["n_ctx"].get<int>(), 64);
+  EXPECT_EQ(j["n_chunks"].get<int>(), 2);
+  EXPECT_EQ(j["n_scored"].get<int>(), 2 * 31);
+  EXPECT_EQ(j["top1"].size(), 62u);
+  EXPECT_EQ(j["targets"].size(), 62u);
+  const double ppl = j["ppl"].get<double>();
+  EXPECT_TRUE(std::isfinite(ppl));
+  EXPECT_GT(ppl, 1.0);
+  EXPECT_LT(ppl, 100.0);
+  EXPECT_NEAR(std::log(ppl), j["nll_mean"].get<double>(), 1e-9);
+
+  // Too short for 2 * n_ctx tokens: a clear error.
+  const Ran short_run = run_vatp("ppl -m " + model + " -f " + text_path + " -c 4096 -t 2");
+  EXPECT_EQ(short_run.exit_code, 1);
+  EXPECT_NE(short_run.err.find("2*n_ctx"), std::string::npos) << short_run.err;
+}
+
+}  // namespace
+}  // namespace vatp::runtime

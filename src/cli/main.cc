@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   // Subcommands register here, one line each.
   vatp::cli::add_run_command(app, selected);
   vatp::cli::add_ppl_command(app, selected);
+  vatp::cli::add_info_command(app, selected);
+  vatp::cli::add_tokenize_commands(app, selected);
 
   try {
     app.parse(argc, argv);

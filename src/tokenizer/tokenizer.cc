@@ -212,39 +212,70 @@ void Tokenizer::encode_bpe(std::string_view raw, std::vector<int32_t>& out) cons
   }
 }
 
-// Byte-level BPE merges by rank (§4.4 steps 4–5).
+// Byte-level BPE merges by rank (§4.4 steps 4–5). A min-heap of adjacent pairs ordered
+// by (rank, left position); entries made stale by an earlier merge are skipped when
+// popped. O(n log n) in the piece length, so a long run of letters (a base64 blob) stays
+// fast; a rescan-per-merge loop is quadratic there.
 void Tokenizer::bpe_piece(const std::string& enc, std::vector<int32_t>& out) const {
-  std::vector<std::string> sym;
+  struct Sym {
+    int prev, next;     // neighbours in the live chain, -1 at the ends
+    uint32_t start, n;  // byte range in enc; n == 0 once merged into the left neighbour
+  };
+  struct Pair {
+    int32_t rank;
+    int left, right;
+    uint32_t size;                         // bytes of left + right when pushed: a mismatch means stale
+    bool operator<(const Pair& o) const {  // priority_queue pops the largest: invert
+      return rank > o.rank || (rank == o.rank && left > o.left);
+    }
+  };
+  std::vector<Sym> sym;  // [chars of enc]
   for (size_t i = 0; i < enc.size();) {
     const size_t len = std::min(utf8_len(static_cast<uint8_t>(enc[i])), enc.size() - i);
-    sym.push_back(enc.substr(i, len));
+    sym.push_back({static_cast<int>(sym.size()) - 1, static_cast<int>(sym.size()) + 1,
+                   static_cast<uint32_t>(i), static_cast<uint32_t>(len)});
     i += len;
   }
-  // Repeatedly merge the adjacent pair of lowest rank (leftmost on ties). Pieces are
-  // short (a word), so the quadratic scan is cheaper than a heap here.
-  while (sym.size() > 1) {
-    int32_t best = INT32_MAX;
-    size_t at = 0;
-    for (size_t i = 0; i + 1 < sym.size(); ++i) {
-      auto it = vocab_.merge_rank.find({sym[i], sym[i + 1]});
-      if (it != vocab_.merge_rank.end() && it->second < best) best = it->second, at = i;
-    }
-    if (best == INT32_MAX) break;
-    sym[at] += sym[at + 1];
-    sym.erase(sym.begin() + static_cast<long>(at) + 1);
+  if (sym.empty()) return;
+  sym.back().next = -1;
+  std::priority_queue<Pair> heap;
+  std::string key;  // "left right", reused for every lookup
+  auto try_pair = [&](int l, int r) {
+    if (l < 0 || r < 0) return;
+    const Sym& a = sym[static_cast<size_t>(l)];
+    const Sym& b = sym[static_cast<size_t>(r)];
+    key.assign(enc, a.start, a.n);
+    key.push_back(' ');
+    key.append(enc, b.start, b.n);
+    const auto it = vocab_.merge_rank.find(std::string_view(key));
+    if (it != vocab_.merge_rank.end()) heap.push({it->second, l, r, a.n + b.n});
+  };
+  for (size_t i = 1; i < sym.size(); ++i) try_pair(static_cast<int>(i) - 1, static_cast<int>(i));
+  while (!heap.empty()) {
+    const Pair p = heap.top();
+    heap.pop();
+    Sym& l = sym[static_cast<size_t>(p.left)];
+    Sym& r = sym[static_cast<size_t>(p.right)];
+    if (l.n == 0 || r.n == 0 || l.n + r.n != p.size) continue;  // stale
+    l.n += r.n;
+    r.n = 0;
+    l.next = r.next;
+    if (r.next >= 0) sym[static_cast<size_t>(r.next)].prev = p.left;
+    try_pair(l.prev, p.left);
+    try_pair(p.left, l.next);
   }
-  for (const std::string& s : sym) {
+  for (int i = 0; i >= 0; i = sym[static_cast<size_t>(i)].next) {
+    const std::string_view s(enc.data() + sym[static_cast<size_t>(i)].start, sym[static_cast<size_t>(i)].n);
     const int32_t id = vocab_.find(s);
     if (id >= 0) {
       out.push_back(id);
       continue;
     }
-    // Not in the vocabulary: one token per byte-level character, if those exist.
-    for (size_t i = 0; i < s.size();) {
-      const size_t len = std::min(utf8_len(static_cast<uint8_t>(s[i])), s.size() - i);
-      const int32_t bid = vocab_.find(s.substr(i, len));
+    // Not in the vocabulary (practically unused): as llama.cpp, one token per byte of the
+    // symbol's text where such a single-byte token exists.
+    for (size_t k = 0; k < s.size(); ++k) {
+      const int32_t bid = vocab_.find(s.substr(k, 1));
       if (bid >= 0) out.push_back(bid);
-      i += len;
     }
   }
 }

@@ -90,8 +90,7 @@ Result<Vocab> Vocab::from_gguf(const gguf::GgufFile& f) {
       const size_t sp = m.find(' ', 1);
       if (sp == std::string_view::npos)
         return invalid_argument("malformed BPE merge #" + std::to_string(i) + ": '" + std::string(m) + "'");
-      v.merge_rank.emplace(std::make_pair(std::string(m.substr(0, sp)), std::string(m.substr(sp + 1))),
-                           static_cast<int32_t>(i));
+      v.merge_rank.emplace(std::string(m), static_cast<int32_t>(i));
     }
     v.bos = 11, v.eos = 11;
     v.clean_spaces = true;

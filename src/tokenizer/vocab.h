@@ -3,7 +3,7 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -26,6 +26,15 @@ enum class TokenType : int32_t {
   Byte = 6
 };
 
+// Hash for string-keyed maps that can be searched with a string_view (no temporary
+// std::string per lookup; the BPE merge loop does many lookups per word).
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <typename V>
+using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
 // Pre-tokenizer regex families (§4.4 table).
 enum class PreType { Default, Gpt2, Llama3, Qwen2, StarCoder };
 
@@ -36,8 +45,11 @@ struct Vocab {
   std::vector<std::string> tokens;  // id -> text
   std::vector<float> scores;        // id -> score (SPM merge priority)
   std::vector<TokenType> types;     // id -> type
-  std::unordered_map<std::string, int32_t> token_to_id;
-  std::map<std::pair<std::string, std::string>, int32_t> merge_rank;  // BPE
+  StringMap<int32_t> token_to_id;
+  // BPE: "left right" (the merge string as stored, split at its first space at index >= 1)
+  // -> rank (its index; the first occurrence wins). Byte-level symbols never contain a
+  // raw space, so the joined key is unambiguous for lookups.
+  StringMap<int32_t> merge_rank;
 
   int32_t bos = -1, eos = -1, unk = -1, pad = -1, eot = -1;
   bool add_bos = false, add_eos = false, add_space_prefix = false;
@@ -46,7 +58,7 @@ struct Vocab {
 
   int32_t n_tokens() const { return static_cast<int32_t>(tokens.size()); }
   int32_t find(std::string_view text) const {
-    auto it = token_to_id.find(std::string(text));
+    auto it = token_to_id.find(text);
     return it == token_to_id.end() ? -1 : it->second;
   }
   bool is_eog(int32_t id) const;

@@ -343,8 +343,9 @@ Result<std::string> Tokenizer::decode(const std::vector<int32_t>& ids, bool spec
 
 std::string StreamingDetokenizer::push(int32_t id) {
   std::string piece = tok_.token_to_piece(id, special_);
+  // Only the very first token, as decode() does (a BOS rendered as "" still counts).
   if (first_ && tok_.vocab().add_space_prefix && !piece.empty() && piece[0] == ' ') piece.erase(0, 1);
-  if (!piece.empty()) first_ = false;
+  first_ = false;
   pending_ += piece;
   // Emit everything up to the last complete UTF-8 character.
   size_t cut = pending_.size();

@@ -49,16 +49,22 @@ class Tokenizer {
 
 // Feeds ids one at a time and returns only complete UTF-8: a character split across
 // byte tokens is held back until its last byte arrives. flush() returns the rest.
+// By default the pieces are a continuation (generated text after a prompt): nothing is
+// stripped, as llama.cpp prints tokens while it generates. With strip_leading_space the
+// first token is treated like decode() treats it (one leading space removed when the
+// vocabulary adds a space prefix), so the concatenated output equals decode(ids) except
+// for clean_spaces, which needs the whole text.
 class StreamingDetokenizer {
  public:
-  StreamingDetokenizer(const Tokenizer& tok, bool special) : tok_(tok), special_(special) {}
+  StreamingDetokenizer(const Tokenizer& tok, bool special, bool strip_leading_space = false)
+      : tok_(tok), special_(special), first_(strip_leading_space) {}
   std::string push(int32_t id);
   std::string flush();
 
  private:
   const Tokenizer& tok_;
   bool special_;
-  bool first_ = true;
+  bool first_;  // the next token is the first one and its leading space is stripped
   std::string pending_;
 };
 

@@ -27,6 +27,39 @@ std::vector<const char*> patterns(PreType t) {
   return {kGpt2};
 }
 
+// llama.cpp's whitespace is Unicode's White_Space property. PCRE2's `\s` (with UCP)
+// also matches U+180E (MONGOLIAN VOWEL SEPARATOR, Cf since Unicode 6.3), which llama.cpp
+// treats as a non-space symbol, so every `\s` / `\S` is rewritten to this explicit set.
+constexpr const char* kWhiteSpace =
+    R"(\t-\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
+
+// Rewrites `\s` and `\S` in a pattern: `\s` -> the set (bracketed outside a class),
+// `\S` -> its complement (only used outside classes in these patterns).
+std::string explicit_whitespace(const char* pat) {
+  std::string out;
+  bool in_class = false;
+  for (const char* p = pat; *p; ++p) {
+    if (*p == '\\' && p[1]) {
+      if (p[1] == 's') {
+        out += in_class ? std::string(kWhiteSpace) : "[" + std::string(kWhiteSpace) + "]";
+      } else if (p[1] == 'S' && !in_class) {
+        out += "[^" + std::string(kWhiteSpace) + "]";
+      } else {
+        out += p[0];
+        out += p[1];
+      }
+      ++p;
+      continue;
+    }
+    if (*p == '[' && !in_class)
+      in_class = true;
+    else if (*p == ']' && in_class)
+      in_class = false;
+    out += *p;
+  }
+  return out;
+}
+
 struct CodeFree {
   void operator()(pcre2_code* c) const { pcre2_code_free(c); }
 };
@@ -44,10 +77,11 @@ PreTokenizer::~PreTokenizer() = default;
 
 Result<PreTokenizer> PreTokenizer::create(PreType type) {
   PreTokenizer p;
-  for (const char* pat : patterns(type)) {
+  for (const char* raw : patterns(type)) {
+    const std::string pat = explicit_whitespace(raw);
     int err = 0;
     PCRE2_SIZE off = 0;
-    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pat), PCRE2_ZERO_TERMINATED,
+    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pat.c_str()), PCRE2_ZERO_TERMINATED,
                                      PCRE2_UTF | PCRE2_UCP, &err, &off, nullptr);
     if (!code) {
       PCRE2_UCHAR msg[256];

@@ -14,6 +14,7 @@
 #include "core/thread_pool.h"
 #include "kernels/kernel_table.h"
 #include "model/model.h"
+#include "policy/flags.h"
 #include "runtime/session.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -39,6 +40,9 @@ struct RunFlags {
   runtime::SamplerParams sampling;
   std::string json_out;
   bool no_stats = false;
+  policy::PolicyFlags kv;  // --kv-* flags, parsed by the policy module
+  std::string kv_type = "f16";
+  bool kv_rerotate = false;
 };
 
 int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
@@ -131,6 +135,11 @@ Status run_generate(const RunFlags& f, const CLI::App& sub) {
   const std::vector<int32_t> prompt = tok.encode(text, /*add_special=*/true, /*parse_special=*/f.chat);
 
   runtime::SessionOptions so;
+  VATP_ASSIGN_OR_RETURN(so.kv_policy, policy::config_from_flags(f.kv));
+  VATP_ASSIGN_OR_RETURN(so.kv_type, kvcache::kv_type_from_name(f.kv_type));
+  if (f.kv_rerotate) {
+    return unimplemented("--kv-rerotate (re-rotating keys to cache positions) is not implemented yet");
+  }
   so.n_ctx = f.n_ctx > 0 ? f.n_ctx : std::min(model->config().n_ctx_train, kDefaultCtxCap);
   so.n_batch = f.batch;
   so.sampling = f.sampling;
@@ -154,6 +163,19 @@ Status run_generate(const RunFlags& f, const CLI::App& sub) {
     std::fprintf(stderr, "\nprompt %lld tok, prefill %.1f tok/s, decode %.1f tok/s, KV cache %.2f MiB\n",
                  static_cast<long long>(st.n_prompt), st.prefill_tok_per_s(), st.decode_tok_per_s(),
                  static_cast<double>(st.kv_bytes_used) / (1024.0 * 1024.0));
+    if (so.kv_policy.evict) {
+      std::fprintf(
+          stderr,
+          "kv policy %s: cache holds %.2f MiB (allocated %.2f MiB) vs %.2f MiB full (%.1f%%), %lld tokens "
+          "evicted, scoring %.3f s\n",
+          policy::describe(so.kv_policy).c_str(), static_cast<double>(st.kv_bytes_used) / 1048576.0,
+          static_cast<double>(st.kv_bytes_allocated) / 1048576.0,
+          static_cast<double>(st.kv_bytes_full) / 1048576.0,
+          st.kv_bytes_full
+              ? 100.0 * static_cast<double>(st.kv_bytes_used) / static_cast<double>(st.kv_bytes_full)
+              : 0.0,
+          static_cast<long long>(st.tokens_evicted), st.scoring_seconds);
+    }
   }
   if (!f.json_out.empty()) {
     nlohmann::json j = {{"prompt_ids", prompt},
@@ -195,6 +217,24 @@ void add_run_command(CLI::App& app, CommandFn& selected) {
   cmd->add_option("--json", fl->json_out,
                   "Write prompt ids, generated ids, text and stats to this JSON file");
   cmd->add_flag("--no-stats", fl->no_stats, "Do not print the stats line to stderr");
+  // KV compression (docs/policies.md).
+  cmd->add_option("--kv-policy", fl->kv.policy,
+                  "full, streaming, h2o, vatp, scissorhands, vatp-scissorhands, tova, snapkv, knorm, random");
+  auto opt = [&](const char* name, std::optional<std::string>& dst, const char* help) {
+    cmd->add_option_function<std::string>(
+        name, [&dst](const std::string& v) { dst = v; }, help);
+  };
+  opt("--kv-budget", fl->kv.budget, "Tokens kept: a count (512) or a fraction of the prompt (0.5)");
+  opt("--kv-sinks", fl->kv.sinks, "First tokens always kept");
+  opt("--kv-recent", fl->kv.recent, "Newest tokens always kept");
+  opt("--kv-schedule", fl->kv.schedule, "oneshot | continuous | chunked");
+  opt("--kv-chunk", fl->kv.chunk, "Prefill chunk for the chunked schedule");
+  opt("--kv-group", fl->kv.group, "GQA reduction of query-head scores: sum | mean");
+  opt("--kv-value-norm", fl->kv.value_norm, "Value weighting: none | l1 | l2");
+  opt("--kv-window", fl->kv.window, "Observation window (scissorhands, snapkv)");
+  opt("--kv-seed", fl->kv.seed, "Seed of the random policy");
+  cmd->add_option("--kv-type", fl->kv_type, "KV cache storage: f16 (default) | f32");
+  cmd->add_flag("--kv-rerotate", fl->kv_rerotate, "Re-rotate keys to cache positions (not implemented yet)");
   cmd->callback([fl, cmd, &selected] { selected = [fl, cmd] { return run_generate(*fl, *cmd); }; });
 }
 

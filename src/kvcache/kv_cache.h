@@ -58,6 +58,13 @@ class KvCache {
   Status apply(const EvictionPlan& plan);
   void clear();
 
+  // Reference comparisons only (tests): the slot stays stored but is never attended,
+  // which is how the official VATP/H2O code "evicts" (an attention mask).
+  static constexpr int32_t kMaskedPos = INT32_MAX;
+  void mask(int layer, int head, int slot) {
+    pos_[slot0(layer, head) + static_cast<size_t>(slot)] = kMaskedPos;
+  }
+
   // Slot data of one (layer, head). K/V rows are head_dim elements of type().
   KvType type() const { return cfg_.type; }
   const void* k(int layer, int head) const { return kv_ptr(k_, layer, head); }

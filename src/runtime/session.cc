@@ -52,6 +52,7 @@ Session::Session(const model::Model& model, const tokenizer::Tokenizer& tok, Thr
 void Session::reset() {
   cache_.clear();
   sampler_.reset();
+  evictor_.reset();
   n_past_ = 0;
   stats_ = SessionStats{};
   std::fill(logits_.begin(), logits_.end(), 0.0f);
@@ -93,8 +94,9 @@ Status Session::eval(std::span<const int32_t> ids, float* logits, int64_t n_logi
       return out_of_range("token id " + std::to_string(id) + " outside the vocabulary");
   }
   for (int64_t i = 0; i < m; ++i) positions_[i] = static_cast<int32_t>(n_past_ + i);
+  const bool decoding = evictor_ && n_past_ >= prompt_len_;
   VATP_RETURN_IF_ERROR(model_.forward(ids.data(), positions_.data(), m, cache_, logits, n_logit_rows,
-                                      scratch_, pool_, nullptr));
+                                      scratch_, pool_, evictor_ ? evictor_->request(decoding) : nullptr));
   n_past_ += m;
   return Status::ok();
 }
@@ -110,10 +112,44 @@ Status Session::prefill_chunk(std::span<const int32_t> ids, bool want_logits) {
 
 Status Session::prefill(std::span<const int32_t> ids) {
   const size_t n = ids.size();
-  for (size_t begin = 0; begin < n; begin += static_cast<size_t>(opts_.n_batch)) {
-    const size_t len = std::min(n - begin, static_cast<size_t>(opts_.n_batch));
-    VATP_RETURN_IF_ERROR(prefill_chunk(ids.subspan(begin, len), begin + len == n));
+  // With the chunked schedule the policy evicts after every `chunk` prompt tokens.
+  const size_t chunk = evictor_ ? static_cast<size_t>(evictor_->prefill_chunk()) : n;
+  for (size_t c0 = 0; c0 < n; c0 += chunk) {
+    const size_t c1 = std::min(n, c0 + chunk);
+    for (size_t begin = c0; begin < c1; begin += static_cast<size_t>(opts_.n_batch)) {
+      const size_t len = std::min(c1 - begin, static_cast<size_t>(opts_.n_batch));
+      VATP_RETURN_IF_ERROR(prefill_chunk(ids.subspan(begin, len), begin + len == n));
+    }
+    if (c1 < n) VATP_RETURN_IF_ERROR(evict(policy::Phase::kPrefillChunk));
   }
+  if (evictor_) {
+    evictor_->end_prefill(cache_);
+    VATP_RETURN_IF_ERROR(evict(policy::Phase::kPrefillEnd));
+  }
+  return Status::ok();
+}
+
+Status Session::begin_policy(int64_t prompt_len) {
+  evictor_.reset();
+  prompt_len_ = prompt_len;
+  if (!opts_.kv_policy.evict) return Status::ok();
+  VATP_ASSIGN_OR_RETURN(KvEvictor e, KvEvictor::create(opts_.kv_policy, prompt_len, opts_.n_ctx));
+  if (n_past_ != 0) return invalid_argument("a KV policy must be set up before the first token");
+  // The cache holds the policy's peak, not the context: this is where memory is saved.
+  const int64_t cap = std::min<int64_t>(e.capacity(), opts_.n_ctx);
+  VATP_ASSIGN_OR_RETURN(cache_, model_.make_cache(static_cast<int>(cap), opts_.kv_type));
+  evictor_.emplace(std::move(e));
+  update_kv_stats();
+  return Status::ok();
+}
+
+Status Session::evict(policy::Phase phase) {
+  if (!evictor_) return Status::ok();
+  Timer t;
+  VATP_ASSIGN_OR_RETURN(int64_t removed, evictor_->maybe_evict(phase, cache_));
+  stats_.tokens_evicted += removed;
+  stats_.scoring_seconds += t.seconds();
+  update_kv_stats();
   return Status::ok();
 }
 
@@ -131,6 +167,7 @@ Status Session::decode_step(int32_t token) {
   VATP_RETURN_IF_ERROR(eval(one, logits_.data(), 1));
   stats_.decode_seconds += t.seconds();
   stats_.n_decoded += 1;
+  VATP_RETURN_IF_ERROR(evict(policy::Phase::kDecodeStep));
   update_kv_stats();
   return Status::ok();
 }
@@ -140,6 +177,7 @@ Result<std::vector<int32_t>> Session::generate(std::span<const int32_t> prompt, 
   if (n_predict < 0) return invalid_argument("n_predict must be >= 0, got " + std::to_string(n_predict));
   if (prompt.empty()) return invalid_argument("the prompt is empty (no tokens to start from)");
   VATP_RETURN_IF_ERROR(check_fits(static_cast<int64_t>(prompt.size()), n_predict));
+  VATP_RETURN_IF_ERROR(begin_policy(static_cast<int64_t>(prompt.size())));
   VATP_RETURN_IF_ERROR(prefill(prompt));
   for (int32_t id : prompt) sampler_.accept(id);
 

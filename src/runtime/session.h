@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,8 @@
 #include "core/thread_pool.h"
 #include "kvcache/kv_cache.h"
 #include "model/model.h"
+#include "policy/policy.h"
+#include "runtime/kv_evictor.h"
 #include "runtime/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -28,6 +31,9 @@ struct SessionOptions {
   int n_batch = 256;  // prefill chunk size (rows per forward call); clamped to n_ctx
   kvcache::KvType kv_type = kvcache::KvType::F16;
   SamplerParams sampling;
+  // KV compression (src/policy). With an evicting policy, generate() sizes the cache
+  // for the policy's budget (not n_ctx) once the prompt length is known.
+  policy::PolicyConfig kv_policy;
 };
 
 // Why generation stopped.
@@ -112,7 +118,14 @@ class Session {
   const model::Model& model() const { return model_; }
   const tokenizer::Tokenizer& tokenizer() const { return tok_; }
 
+  // Sets up the KV policy for a prompt of prompt_len tokens: validates the settings,
+  // re-allocates the cache for the budget and prepares eviction. generate() calls it;
+  // callers driving prefill/decode_step themselves call it first. No-op for "full".
+  Status begin_policy(int64_t prompt_len);
+  const KvEvictor* evictor() const { return evictor_ ? &*evictor_ : nullptr; }
+
  private:
+  Status evict(policy::Phase phase);
   Session(const model::Model& model, const tokenizer::Tokenizer& tok, ThreadPool& pool,
           const SessionOptions& opts, kvcache::KvCache cache);
   void update_kv_stats();
@@ -128,6 +141,8 @@ class Session {
   SessionStats stats_;
   std::vector<float> logits_;       // [n_vocab] logits of the last processed token
   std::vector<int32_t> positions_;  // [n_batch] positions of the chunk being run
+  std::optional<KvEvictor> evictor_;
+  int64_t prompt_len_ = 0;
 };
 
 }  // namespace vatp::runtime

@@ -1,0 +1,53 @@
+// Runs a KV policy against a KvCache: tells the forward pass which attention
+// statistics to gather, and at the policy's eviction points turns the cache's per-slot
+// statistics into a plan (src/policy, a pure decision) and applies it (the only
+// mutation). One per session; no allocation after construction except plan vectors.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kvcache/kv_cache.h"
+#include "model/attention.h"
+#include "policy/policy.h"
+
+namespace vatp::runtime {
+
+class KvEvictor {
+ public:
+  // prompt_len fixes a fractional budget; ctx bounds positions.
+  static Result<KvEvictor> create(const policy::PolicyConfig& cfg, int64_t prompt_len, int64_t ctx);
+
+  const policy::PolicyConfig& config() const { return cfg_; }
+  const policy::BudgetSplit& split() const { return split_; }
+  // Cache slots per (layer, head) the policy needs at its peak (budget + a chunk/step).
+  int64_t capacity() const { return capacity_; }
+  // Prompt tokens per forward call during prefill (the chunk for the chunked schedule).
+  int64_t prefill_chunk() const { return chunk_; }
+
+  // The statistics request for a forward call in the prefill (tokens at positions
+  // < prompt_len) or in decoding.
+  const model::AttentionStatsRequest* request(bool decoding) const;
+  // Called once when the prompt is done (before the post-prefill eviction): applies the
+  // prefill scale of windowed scorers.
+  void end_prefill(kvcache::KvCache& cache) const;
+  // Evicts if the policy evicts at `phase`; returns the number of slots removed.
+  Result<int64_t> maybe_evict(policy::Phase phase, kvcache::KvCache& cache);
+
+ private:
+  KvEvictor() : rng_(0) {}
+  policy::PolicyConfig cfg_;
+  policy::BudgetSplit split_;
+  policy::StatPlan plan_;
+  int64_t prompt_len_ = 0;
+  int64_t capacity_ = 0;
+  int64_t chunk_ = 0;
+  model::AttentionStatsRequest prefill_req_, decode_req_;
+  policy::Rng rng_;
+  policy::SelectScratch scratch_;
+  std::vector<int32_t> keep_;
+  std::vector<std::vector<int32_t>> keep_layer_;
+  std::vector<policy::HeadStats> heads_;
+};
+
+}  // namespace vatp::runtime

@@ -72,12 +72,23 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, 
         next.push_back(fr);
         continue;
       }
+      // LSTRIP / RSTRIP (Phi-3) drop ASCII whitespace (isspace in the C locale) on that
+      // side of the match.
+      const uint8_t strip = vocab_.strip.empty() ? 0 : vocab_.strip[static_cast<size_t>(id)];
+      auto is_space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
       std::string_view rest = fr.raw;
       size_t p;
       while ((p = rest.find(st)) != std::string_view::npos) {
-        if (p > 0) next.push_back({false, -1, rest.substr(0, p)});
+        std::string_view left = rest.substr(0, p);
+        if (strip & Vocab::kLstrip) {
+          while (!left.empty() && is_space(left.back())) left.remove_suffix(1);
+        }
+        if (!left.empty()) next.push_back({false, -1, left});
         next.push_back({true, id, {}});
         rest = rest.substr(p + st.size());
+        if (strip & Vocab::kRstrip) {
+          while (!rest.empty() && is_space(rest.front())) rest.remove_prefix(1);
+        }
       }
       if (!rest.empty()) next.push_back({false, -1, rest});
     }
@@ -286,6 +297,10 @@ std::string Tokenizer::token_to_piece(int32_t id, bool special) const {
   const std::string& t = vocab_.tokens[static_cast<size_t>(id)];
   if (ty == TokenType::Control || ty == TokenType::Unknown) return special ? t : std::string();
   if (ty == TokenType::UserDefined) return t;
+  // As llama.cpp: UNUSED / UNDEFINED tokens render as nothing, and so do BYTE tokens in a
+  // byte-level BPE vocabulary (only SPM has <0xXX> byte tokens).
+  if (ty == TokenType::Unused || ty == TokenType::Undefined) return {};
+  if (ty == TokenType::Byte && vocab_.type == VocabType::Bpe) return {};
   if (vocab_.type == VocabType::Spm) {
     if (ty == TokenType::Byte && t.size() == 6)
       return std::string(1, static_cast<char>(std::stoi(t.substr(3, 2), nullptr, 16)));

@@ -1,6 +1,8 @@
 #include "tokenizer/vocab.h"
 
 #include <algorithm>
+#include <cctype>
+#include <initializer_list>
 
 namespace vatp::tokenizer {
 namespace {
@@ -30,6 +32,75 @@ Result<int32_t> optional_id(const gguf::GgufFile& f, const char* key, int32_t fa
   VATP_ASSIGN_OR_RETURN(uint64_t v, f.get_uint(key));
   if (v >= static_cast<uint64_t>(n)) return fallback;  // llama.cpp ignores out-of-range ids
   return static_cast<int32_t>(v);
+}
+
+void force_control(Vocab& v, int32_t id) {
+  if (id >= 0) v.types[static_cast<size_t>(id)] = TokenType::Control;
+}
+
+// The first of `texts` that is a token (llama.cpp scans its hash map instead, so where a
+// vocabulary has several candidates its pick may differ; all of them end up in the EOG
+// set either way).
+int32_t find_any(const Vocab& v, std::initializer_list<const char*> texts) {
+  for (const char* t : texts) {
+    const int32_t id = v.find(t);
+    if (id >= 0) return id;
+  }
+  return -1;
+}
+
+// llama.cpp's load-time fix-ups (§4.1): special ids the file does not give are found by
+// their text and forced CONTROL; the end-of-generation set is eos, eot, eom, fim
+// pad/rep/sep and every token with a turn-end text; Phi-3 gets RSTRIP on its specials.
+// Checked against llama.cpp 0.3.36's attrs and EOG sets for the seven test vocabularies.
+void finish_special_tokens(Vocab& v, const std::string& general_name) {
+  auto detect = [&](int32_t& id, std::initializer_list<const char*> texts) {
+    if (id >= 0) return;
+    id = find_any(v, texts);
+    force_control(v, id);
+  };
+  detect(v.eot, {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
+                 "<EOT>", "_<EOT>",
+                 "<\xEF\xBD\x9C"
+                 "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>" /* DeepSeek */,
+                 "<end_of_utterance>"});
+  detect(v.eom, {"<|eom_id|>"});
+  detect(v.fim_pre, {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<PRE>", "\xE2\x96\x81<PRE>"});
+  detect(v.fim_suf, {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<SUF>", "\xE2\x96\x81<SUF>"});
+  detect(v.fim_mid, {"<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<MID>", "\xE2\x96\x81<MID>"});
+  detect(v.fim_pad, {"<|fim_pad|>", "<fim-pad>", "<fim_pad>"});
+  detect(v.fim_rep, {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"});
+  detect(v.fim_sep, {"<|file_sep|>"});
+
+  v.eog.clear();
+  auto add_eog = [&](int32_t id) {
+    if (id >= 0 && !v.is_eog(id)) v.eog.push_back(id);
+  };
+  for (const char* t :
+       {"<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>", "<|endoftext|>",
+        "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>", "</s>"}) {
+    const int32_t id = v.find(t);
+    add_eog(id);
+    force_control(v, id);
+  }
+  for (int32_t id : {v.eos, v.eot, v.eom, v.fim_pad, v.fim_rep, v.fim_sep}) add_eog(id);
+  std::sort(v.eog.begin(), v.eog.end());
+
+  v.strip.assign(v.tokens.size(), 0);
+  std::string lname = general_name;
+  for (char& c : lname) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lname.find("phi-3") != std::string::npos || lname.find("phi3") != std::string::npos) {
+    for (size_t id = 0; id < v.types.size(); ++id) {
+      const TokenType t = v.types[id];
+      if (t == TokenType::Control || t == TokenType::UserDefined || t == TokenType::Unknown) {
+        v.strip[id] |= Vocab::kRstrip;
+      }
+    }
+    for (const char* t : {"<unk>", "<s>", "<|endoftext|>"}) {
+      const int32_t id = v.find(t);
+      if (id >= 0) v.strip[static_cast<size_t>(id)] &= static_cast<uint8_t>(~Vocab::kRstrip);
+    }
+  }
 }
 
 }  // namespace
@@ -71,9 +142,8 @@ Result<Vocab> Vocab::from_gguf(const gguf::GgufFile& f) {
     if (t.size() != toks.size())
       return invalid_argument("tokenizer.ggml.token_type length differs from tokens");
     for (size_t i = 0; i < t.size(); ++i) {
-      if (t[i] < 0 || t[i] > 6)
-        return invalid_argument("tokenizer.ggml.token_type has invalid value " + std::to_string(t[i]));
-      v.types[i] = static_cast<TokenType>(t[i]);
+      // Values outside the enum read as UNDEFINED, as llama.cpp reads them.
+      v.types[i] = (t[i] < 0 || t[i] > 6) ? TokenType::Undefined : static_cast<TokenType>(t[i]);
     }
   }
 
@@ -116,18 +186,18 @@ Result<Vocab> Vocab::from_gguf(const gguf::GgufFile& f) {
     VATP_ASSIGN_OR_RETURN(v.add_space_prefix, f.get_bool("tokenizer.ggml.add_space_prefix"));
   }
   if (v.bos >= n) v.bos = -1;
-  // End-of-generation: eos, eot, and tokens whose text marks a turn end (§4.1).
-  if (v.eos >= 0) v.eog.push_back(v.eos);
-  for (const char* t :
-       {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "</s>"}) {
-    const int32_t id = v.find(t);
-    if (id >= 0 && !v.is_eog(id)) {
-      v.eog.push_back(id);
-      if (v.types[static_cast<size_t>(id)] == TokenType::Normal)
-        v.types[static_cast<size_t>(id)] = TokenType::Control;
-    }
+  VATP_ASSIGN_OR_RETURN(v.eom, optional_id(f, "tokenizer.ggml.eom_token_id", -1, n));
+  VATP_ASSIGN_OR_RETURN(v.fim_pre, optional_id(f, "tokenizer.ggml.fim_pre_token_id", -1, n));
+  VATP_ASSIGN_OR_RETURN(v.fim_suf, optional_id(f, "tokenizer.ggml.fim_suf_token_id", -1, n));
+  VATP_ASSIGN_OR_RETURN(v.fim_mid, optional_id(f, "tokenizer.ggml.fim_mid_token_id", -1, n));
+  VATP_ASSIGN_OR_RETURN(v.fim_pad, optional_id(f, "tokenizer.ggml.fim_pad_token_id", -1, n));
+  VATP_ASSIGN_OR_RETURN(v.fim_rep, optional_id(f, "tokenizer.ggml.fim_rep_token_id", -1, n));
+  VATP_ASSIGN_OR_RETURN(v.fim_sep, optional_id(f, "tokenizer.ggml.fim_sep_token_id", -1, n));
+  std::string name;
+  if (f.find("general.name")) {
+    VATP_ASSIGN_OR_RETURN(name, f.get_string("general.name"));
   }
-  if (v.eot >= 0 && !v.is_eog(v.eot)) v.eog.push_back(v.eot);
+  finish_special_tokens(v, name);
   return v;
 }
 

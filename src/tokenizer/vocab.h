@@ -44,14 +44,20 @@ struct Vocab {
   PreType pre = PreType::Default;
   std::vector<std::string> tokens;  // id -> text
   std::vector<float> scores;        // id -> score (SPM merge priority)
-  std::vector<TokenType> types;     // id -> type
+  std::vector<TokenType> types;     // id -> type (turn-marker tokens forced to Control, §4.1)
   StringMap<int32_t> token_to_id;
   // BPE: "left right" (the merge string as stored, split at its first space at index >= 1)
   // -> rank (its index; the first occurrence wins). Byte-level symbols never contain a
   // raw space, so the joined key is unambiguous for lookups.
   StringMap<int32_t> merge_rank;
 
-  int32_t bos = -1, eos = -1, unk = -1, pad = -1, eot = -1;
+  int32_t bos = -1, eos = -1, unk = -1, pad = -1, eot = -1, eom = -1;
+  // Fill-in-the-middle ids (from the file, else found by their text as llama.cpp does).
+  int32_t fim_pre = -1, fim_suf = -1, fim_mid = -1, fim_pad = -1, fim_rep = -1, fim_sep = -1;
+  // id -> kLstrip | kRstrip: whitespace next to a matched special token is dropped
+  // (llama.cpp sets these only for Phi-3, by general.name).
+  static constexpr uint8_t kLstrip = 1, kRstrip = 2;
+  std::vector<uint8_t> strip;
   bool add_bos = false, add_eos = false, add_space_prefix = false;
   bool clean_spaces = false, ignore_merges = false;
   std::vector<int32_t> eog;  // end-of-generation ids

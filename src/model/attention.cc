@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/fp16.h"
 #include "kernels/ops.h"
 
 namespace vatp::model {
@@ -12,21 +11,11 @@ namespace vatp::model {
 void AttentionScratch::reserve(int n_threads, int capacity, int head_dim, int group) {
   (void)group;
   cap_ = capacity;
-  stride_ = static_cast<size_t>(2 * capacity + head_dim + 16);
+  hd_ = head_dim;
+  stride_ = static_cast<size_t>(capacity) * (2 + static_cast<size_t>(head_dim)) + 16;
   buf_.assign(stride_ * static_cast<size_t>(n_threads), 0.0f);
+  q16_.assign(static_cast<size_t>(head_dim) * n_threads, 0);
 }
-
-namespace {
-
-// Loads K/V row s of a head as f32 (converting from f16 if needed).
-inline const float* load_row(const kernels::KernelTable& kt, const kvcache::KvCache& c, const void* base,
-                             int s, int hd, float* tmp) {
-  if (c.type() == kvcache::KvType::F32) return static_cast<const float*>(base) + static_cast<size_t>(s) * hd;
-  kernels::fp16_to_f32_row(kt, static_cast<const uint16_t*>(base) + static_cast<size_t>(s) * hd, tmp, hd);
-  return tmp;
-}
-
-}  // namespace
 
 void attention(const kernels::KernelTable& kt, kvcache::KvCache& cache, int layer, const float* q,
                const int32_t* pos, int64_t m, int n_heads, float* out, const AttentionStatsRequest* stats,
@@ -42,7 +31,12 @@ void attention(const kernels::KernelTable& kt, kvcache::KvCache& cache, int laye
   pool.parallel_for(n_kv, 1, [&](int64_t g0, int64_t g1, int thread) {
     float* sc = scratch.scores(thread);
     float* gp = scratch.group_probs(thread);
-    float* tmp = scratch.row(thread);
+    float* vals = scratch.values(thread);
+    uint16_t* q16 = scratch.q16(thread);
+    const bool f16 = cache.type() == kvcache::KvType::F16;
+    // K·q with the kernel table's dot: an f16 cache takes q rounded to f16, as llama.cpp
+    // does for its f16 KV cache (specs/gguf.md §3.6).
+    const kernels::TypeKernels& kdot = kt.at(f16 ? DType::F16 : DType::F32);
     for (int64_t g = g0; g < g1; ++g) {
       const int kvh = static_cast<int>(g);
       const int n = cache.length(layer, kvh);
@@ -52,6 +46,12 @@ void attention(const kernels::KernelTable& kt, kvcache::KvCache& cache, int laye
       float* acc = cache.acc_attn(layer, kvh);
       float* win = cache.window_attn(layer, kvh);
       float* last = cache.last_attn(layer, kvh);
+      const size_t kv_row = static_cast<size_t>(hd) * (f16 ? 2 : 4);
+      const float* vrows = static_cast<const float*>(vb);
+      if (f16) {
+        kernels::fp16_to_f32_row(kt, static_cast<const uint16_t*>(vb), vals, static_cast<int64_t>(n) * hd);
+        vrows = vals;
+      }
       for (int64_t i = 0; i < m; ++i) {
         const bool want =
             stats && (stats->accumulate || pos[i] >= stats->window_start || (stats->last && i == m - 1));
@@ -61,15 +61,16 @@ void attention(const kernels::KernelTable& kt, kvcache::KvCache& cache, int laye
           const float* qh = q + i * q_stride + static_cast<int64_t>(h) * hd;
           float* oh = out + i * q_stride + static_cast<int64_t>(h) * hd;
           // Scores over visible slots (slot_pos <= pos[i]); masked slots get -inf.
+          if (f16) kernels::f32_to_fp16_row(kt, qh, q16, hd);
+          const void* qv = f16 ? static_cast<const void*>(q16) : static_cast<const void*>(qh);
           float mx = -INFINITY;
           for (int s = 0; s < n; ++s) {
             if (spos[s] > pos[i]) {
               sc[s] = -INFINITY;
               continue;
             }
-            const float* kr = load_row(kt, cache, kb, s, hd, tmp);
-            float d = 0.0f;
-            for (int e = 0; e < hd; ++e) d += qh[e] * kr[e];
+            float d;
+            kdot.vec_dot(hd, static_cast<const uint8_t*>(kb) + static_cast<size_t>(s) * kv_row, qv, &d);
             sc[s] = d * scale;
             mx = std::max(mx, sc[s]);
           }
@@ -85,7 +86,7 @@ void attention(const kernels::KernelTable& kt, kvcache::KvCache& cache, int laye
             const float p = sc[s] * inv;
             sc[s] = p;
             if (p == 0.0f) continue;
-            const float* vr = load_row(kt, cache, vb, s, hd, tmp);
+            const float* vr = vrows + static_cast<size_t>(s) * hd;
             for (int e = 0; e < hd; ++e) oh[e] += p * vr[e];
           }
           if (want) {

@@ -27,17 +27,22 @@ struct AttentionStatsRequest {
   GroupReduce reduce = GroupReduce::Sum;
 };
 
-// Per-thread scratch, sized once for the cache capacity.
+// Per-thread scratch, sized once for the cache capacity: scores and group
+// probabilities over the slots, the head's V rows in f32 (converted once per call, not
+// once per query), and the query row in f16.
 class AttentionScratch {
  public:
   void reserve(int n_threads, int capacity, int head_dim, int group);
   float* scores(int thread) { return &buf_[static_cast<size_t>(thread) * stride_]; }
-  float* group_probs(int thread) { return scores(thread) + cap_; }  // [capacity] for GQA reduce
-  float* row(int thread) { return group_probs(thread) + cap_; }     // [head_dim] converted K/V row
+  float* group_probs(int thread) { return scores(thread) + cap_; }                // [capacity]
+  float* values(int thread) { return group_probs(thread) + cap_; }                // [capacity × head_dim]
+  uint16_t* q16(int thread) { return &q16_[static_cast<size_t>(thread) * hd_]; }  // [head_dim]
  private:
   std::vector<float> buf_;
+  std::vector<uint16_t> q16_;
   size_t stride_ = 0;
   int cap_ = 0;
+  int hd_ = 0;
 };
 
 // q: m × (n_heads × head_dim) (rotated); pos: m positions; out: m × (n_heads × head_dim).

@@ -67,6 +67,22 @@ def git_revision(repo=REPO):
         return "unknown"
 
 
+def disable_extra_buffer_types():
+    """Like llama.cpp's --no-repack: load weights without extra buffer types (no repacked
+    Q4_0/Q4_K layouts, no AMX), i.e. the plain vec_dot/llamafile paths. llama-cpp-python
+    has no argument for it, so the default model parameters it starts from are patched."""
+    import llama_cpp.llama_cpp as raw
+
+    orig = raw.llama_model_default_params
+
+    def patched():
+        p = orig()
+        p.use_extra_bufts = False
+        return p
+
+    raw.llama_model_default_params = patched
+
+
 def vocab_of(llm):
     return llm._model.vocab  # noqa: SLF001 (llama-cpp-python keeps the vocab pointer there)
 

@@ -18,6 +18,7 @@ using CommandFn = std::function<Status()>;
 // Registration: each cmd_<name>.cc defines one of these.
 void add_info_command(CLI::App& app, CommandFn& selected);
 void add_tokenize_commands(CLI::App& app, CommandFn& selected);
+void add_synth_command(CLI::App& app, CommandFn& selected);
 void add_run_command(CLI::App& app, CommandFn& selected);
 void add_ppl_command(CLI::App& app, CommandFn& selected);
 

@@ -138,7 +138,7 @@ Status run_generate(const RunFlags& f, const CLI::App& sub) {
   VATP_ASSIGN_OR_RETURN(so.kv_policy, policy::config_from_flags(f.kv));
   VATP_ASSIGN_OR_RETURN(so.kv_type, kvcache::kv_type_from_name(f.kv_type));
   if (f.kv_rerotate) {
-    return unimplemented("--kv-rerotate (re-rotating keys to cache positions) is not implemented yet");
+    return unimplemented("--kv-rerotate is not available in this version: keys stay rotated at their original positions");
   }
   so.n_ctx = f.n_ctx > 0 ? f.n_ctx : std::min(model->config().n_ctx_train, kDefaultCtxCap);
   so.n_batch = f.batch;
@@ -234,7 +234,7 @@ void add_run_command(CLI::App& app, CommandFn& selected) {
   opt("--kv-window", fl->kv.window, "Observation window (scissorhands, snapkv)");
   opt("--kv-seed", fl->kv.seed, "Seed of the random policy");
   cmd->add_option("--kv-type", fl->kv_type, "KV cache storage: f16 (default) | f32");
-  cmd->add_flag("--kv-rerotate", fl->kv_rerotate, "Re-rotate keys to cache positions (not implemented yet)");
+  cmd->add_flag("--kv-rerotate", fl->kv_rerotate, "Re-rotate keys to cache positions (not available in this version)");
   cmd->callback([fl, cmd, &selected] { selected = [fl, cmd] { return run_generate(*fl, *cmd); }; });
 }
 

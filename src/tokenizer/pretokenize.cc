@@ -16,12 +16,18 @@ constexpr const char* kLlama3 =
 constexpr const char* kQwen2 =
     R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
+// Mistral-Nemo's "tekken": llama.cpp's adaptation of the original \p{Lu}\p{Lt}... form
+// (upper-then-lower letter runs via lookaheads), run by std::regex there.
+constexpr const char* kTekken =
+    R"([^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+|[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
 std::vector<const char*> patterns(PreType t) {
   switch (t) {
     case PreType::Gpt2: return {kGpt2};
     case PreType::Llama3: return {kLlama3};
     case PreType::Qwen2: return {kQwen2};
     case PreType::StarCoder: return {R"(\p{N})", kGpt2};
+    case PreType::Tekken: return {kTekken};
     case PreType::Default: return {R"([\p{P}\$\+<=>\^~\|]+)", kGpt2, R"(\p{N}+)", R"([0-9][0-9][0-9])"};
   }
   return {kGpt2};

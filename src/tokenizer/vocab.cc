@@ -18,13 +18,16 @@ Result<PreType> pre_type_from_name(const std::string& pre) {
   for (const char* n : {"smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva-7b"}) {
     if (pre == n) return PreType::StarCoder;
   }
-  for (const char* n : {"gpt-2", "gpt2", "phi-2", "mpt", "olmo", "jais"}) {
+  for (const char* n : {"gpt-2", "phi-2", "mpt", "olmo", "jais"}) {
     if (pre == n) return PreType::Gpt2;
   }
+  if (pre == "tekken") return PreType::Tekken;
   return unimplemented(
       "unknown pre-tokenizer '" + pre +
-      "' (supported: default, gpt-2, mpt, phi-2, olmo, llama-bpe/llama3, qwen2, smollm, starcoder, "
-      "refact, command-r)");
+      "' (supported: default, gpt-2, mpt, phi-2, olmo, jais, llama-bpe/llama3/llama-v3/falcon3/pixtral/lfm2, "
+      "qwen2/deepseek-r1-qwen/stablelm2/megrez, "
+      "smollm/starcoder/refact/command-r/codeshell/exaone/minerva-7b, "
+      "tekken)");
 }
 
 Result<int32_t> optional_id(const gguf::GgufFile& f, const char* key, int32_t fallback, int32_t n) {
@@ -168,8 +171,12 @@ Result<Vocab> Vocab::from_gguf(const gguf::GgufFile& f) {
       VATP_ASSIGN_OR_RETURN(v.pre_name, f.get_string("tokenizer.ggml.pre"));
     }
     VATP_ASSIGN_OR_RETURN(v.pre, pre_type_from_name(v.pre_name));
-    if (v.pre == PreType::Llama3) v.ignore_merges = true, v.add_bos = true;
-    if (v.pre == PreType::Qwen2 || v.pre_name == "smollm") v.clean_spaces = false;
+    // Per-pre-tokenizer overrides, checked against llama.cpp 0.3.36 (the gpt-2 vocabulary
+    // relabelled with each name): stablelm2 and megrez keep clean_spaces.
+    if (v.pre == PreType::Llama3 || v.pre == PreType::Tekken) v.ignore_merges = true, v.add_bos = true;
+    for (const char* n : {"qwen2", "deepseek-r1-qwen", "smollm", "command-r", "tekken"}) {
+      if (v.pre_name == n) v.clean_spaces = false;
+    }
   }
   VATP_ASSIGN_OR_RETURN(v.bos, optional_id(f, "tokenizer.ggml.bos_token_id", v.bos, n));
   VATP_ASSIGN_OR_RETURN(v.eos, optional_id(f, "tokenizer.ggml.eos_token_id", v.eos, n));

@@ -36,7 +36,7 @@ template <typename V>
 using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
 // Pre-tokenizer regex families (§4.4 table).
-enum class PreType { Default, Gpt2, Llama3, Qwen2, StarCoder };
+enum class PreType { Default, Gpt2, Llama3, Qwen2, StarCoder, Tekken };
 
 struct Vocab {
   VocabType type = VocabType::Spm;

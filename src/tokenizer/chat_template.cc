@@ -1,6 +1,17 @@
 #include "tokenizer/chat_template.h"
 
 namespace vatp::tokenizer {
+namespace {
+
+std::string trim(const std::string& s) {
+  auto sp = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  size_t b = 0, e = s.size();
+  while (b < e && sp(s[b])) ++b;
+  while (e > b && sp(s[e - 1])) --e;
+  return s.substr(b, e - b);
+}
+
+}  // namespace
 
 const char* chat_template_name(ChatTemplate t) {
   switch (t) {
@@ -75,7 +86,8 @@ std::string apply_chat_template(const ChatFormat& fmt, const std::vector<ChatMes
       break;
     case ChatTemplate::Llama3:
       for (const ChatMessage& m : msgs) {
-        out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + m.content + "<|eot_id|>";
+        // Content is trimmed, as Llama 3's own template (`| trim`) and llama.cpp's do.
+        out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + trim(m.content) + "<|eot_id|>";
       }
       if (add_generation_prompt) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
       break;

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace vatp::tokenizer {
@@ -267,6 +268,26 @@ TEST(Threads, ConcurrentEncodeMatchesSerial) {
   }
   for (auto& x : th) x.join();
   for (int m : mismatches) EXPECT_EQ(m, 0);
+}
+
+// llama.cpp's built-in templates (llama_chat_apply_template, 0.3.36) for a conversation
+// with a system prompt, history and padded content: ChatML, Llama 3 (content trimmed) and
+// Vicuna agree exactly.
+TEST(ChatTemplates, MatchLlamaCppBuiltins) {
+  const std::vector<ChatMessage> conv = {
+      {"system", "Be brief."}, {"user", "Hi"}, {"assistant", "Hello!"}, {"user", " How are you? "}};
+  EXPECT_EQ(apply_chat_template({ChatTemplate::ChatML, ""}, conv, true),
+            "<|im_start|>system\nBe "
+            "brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello!<|"
+            "im_end|>\n<|im_start|>user\n How are you? <|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(apply_chat_template({ChatTemplate::Llama3, ""}, conv, true),
+            "<|start_header_id|>system<|end_header_id|>\n\nBe "
+            "brief.<|eot_id|><|start_header_id|>user<|end_header_id|>"
+            "\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello!<|eot_id|><|start_header_"
+            "id|>user<|"
+            "end_header_id|>\n\nHow are you?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+  EXPECT_EQ(apply_chat_template({ChatTemplate::Vicuna, ""}, conv, true),
+            "Be brief.\n\nUSER: Hi\nASSISTANT: Hello!</s>\nUSER:  How are you? \nASSISTANT:");
 }
 
 }  // namespace

@@ -21,9 +21,21 @@ struct TokFlags {
   std::vector<std::string> ids;
 };
 
+// Shows a piece on one line: control characters, quotes, backslashes and bytes that are
+// not part of a complete UTF-8 character (a byte-level token can hold half of one) are
+// escaped; whole UTF-8 characters print as they are.
 std::string escape(const std::string& s) {
   std::string o;
-  for (unsigned char c : s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    bool whole = len > 1 && i + len <= s.size();
+    for (size_t k = 1; whole && k < len; ++k) whole = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (whole) {
+      o.append(s, i, len);
+      i += len;
+      continue;
+    }
     if (c == '\n')
       o += "\\n";
     else if (c == '\t')
@@ -34,12 +46,13 @@ std::string escape(const std::string& s) {
       o += "\\\\";
     else if (c == '\'')
       o += "\\'";
-    else if (c < 0x20 || c == 0x7F) {
+    else if (c < 0x20 || c >= 0x7F) {
       char b[8];
       std::snprintf(b, sizeof(b), "\\x%02X", c);
       o += b;
     } else
       o += static_cast<char>(c);
+    ++i;
   }
   return o;
 }

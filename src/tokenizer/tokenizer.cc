@@ -328,15 +328,25 @@ std::string Tokenizer::token_to_piece(int32_t id, bool special) const {
   return out;
 }
 
-Result<std::string> Tokenizer::decode(const std::vector<int32_t>& ids, bool special) const {
-  std::string text;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (ids[i] < 0 || ids[i] >= vocab_.n_tokens()) {
-      return invalid_argument("token id " + std::to_string(ids[i]) + " is outside the vocabulary (0.." +
+Result<std::string> Tokenizer::detokenize(const std::vector<int32_t>& ids, bool remove_special,
+                                          bool unparse_special) const {
+  for (int32_t id : ids) {
+    if (id < 0 || id >= vocab_.n_tokens()) {
+      return invalid_argument("token id " + std::to_string(id) + " is outside the vocabulary (0.." +
                               std::to_string(vocab_.n_tokens() - 1) + ")");
     }
-    std::string piece = token_to_piece(ids[i], special);
-    if (i == 0 && vocab_.add_space_prefix && !piece.empty() && piece[0] == ' ') piece.erase(0, 1);
+  }
+  size_t begin = 0, end = ids.size();
+  bool strip_space = vocab_.add_space_prefix;
+  if (remove_special && vocab_.add_bos && end > begin && ids[begin] == vocab_.bos) {
+    ++begin;
+    strip_space = false;
+  }
+  if (remove_special && vocab_.add_eos && end > begin && ids[end - 1] == vocab_.eos) --end;
+  std::string text;
+  for (size_t i = begin; i < end; ++i) {
+    std::string piece = token_to_piece(ids[i], unparse_special);
+    if (i == begin && strip_space && !piece.empty() && piece[0] == ' ') piece.erase(0, 1);
     text += piece;
   }
   if (vocab_.clean_spaces) {

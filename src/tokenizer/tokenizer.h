@@ -28,7 +28,14 @@ class Tokenizer {
   std::string token_to_piece(int32_t id, bool special) const;
   // Whole-sequence decoding with the leading-space and clean-up rules (§4.5).
   // invalid_argument for ids outside the vocabulary.
-  Result<std::string> decode(const std::vector<int32_t>& ids, bool special) const;
+  Result<std::string> decode(const std::vector<int32_t>& ids, bool special) const {
+    return detokenize(ids, /*remove_special=*/false, /*unparse_special=*/special);
+  }
+  // llama_detokenize: with remove_special, a leading BOS (when the vocabulary adds BOS) and
+  // a trailing EOS (when it adds EOS) are dropped; a dropped BOS also keeps the next
+  // token's leading space. unparse_special renders control tokens as their text.
+  Result<std::string> detokenize(const std::vector<int32_t>& ids, bool remove_special,
+                                 bool unparse_special) const;
 
   const Vocab& vocab() const { return vocab_; }
   int32_t n_vocab() const { return vocab_.n_tokens(); }

@@ -270,6 +270,18 @@ TEST(Threads, ConcurrentEncodeMatchesSerial) {
   for (int m : mismatches) EXPECT_EQ(m, 0);
 }
 
+// llama_detokenize's remove_special (values from llama.cpp 0.3.36): a removed BOS keeps the
+// next token's space; EOS is removed only where the vocabulary adds EOS (Llama 2 does not).
+TEST(Detokenize, RemoveSpecialAsLlamaCpp) {
+  LOAD_OR_SKIP(tok, "llama-spm");
+  const std::vector<int32_t> ids = {1, 15043, 2};  // <s> ▁Hello </s>
+  EXPECT_EQ(*tok->detokenize(ids, /*remove_special=*/true, /*unparse_special=*/false), " Hello");
+  EXPECT_EQ(*tok->detokenize(ids, true, true), " Hello</s>");
+  EXPECT_EQ(*tok->detokenize(ids, false, true), "<s> Hello</s>");
+  EXPECT_EQ(*tok->detokenize({15043, 2}, true, false), "Hello");
+  EXPECT_FALSE(tok->detokenize({1, 32000}, true, false).is_ok());
+}
+
 // llama.cpp's built-in templates (llama_chat_apply_template, 0.3.36) for a conversation
 // with a system prompt, history and padded content: ChatML, Llama 3 (content trimmed) and
 // Vicuna agree exactly.

@@ -208,8 +208,10 @@ void Tokenizer::encode_spm(std::string_view raw, std::vector<int32_t>& out) cons
 }
 
 void Tokenizer::encode_bpe(std::string_view raw, std::vector<int32_t>& out) const {
-  const std::string text = utf8_sanitize(raw);
-  for (std::string_view piece : pre_->split(text)) {
+  std::string real, match;  // same length; see utf8_sanitize_for_bpe
+  utf8_sanitize_for_bpe(raw, real, match);
+  for (std::string_view m : pre_->split(match)) {
+    const std::string_view piece(real.data() + (m.data() - match.data()), m.size());
     std::string enc;
     for (unsigned char c : piece) enc += byte_to_cp_[c];
     if (vocab_.ignore_merges) {

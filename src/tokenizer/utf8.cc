@@ -60,4 +60,23 @@ std::string utf8_sanitize(std::string_view s) {
   return out;
 }
 
+void utf8_sanitize_for_bpe(std::string_view s, std::string& real, std::string& match) {
+  real.clear();
+  match.clear();
+  real.reserve(s.size());
+  match.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    uint32_t cp = utf8_decode(s, i);
+    if (cp > 0x10FFFF) cp = 0xFFFD;  // llama.cpp aborts on these; any choice is ours
+    if (cp >= 0xD800 && cp <= 0xDFFF) {
+      utf8_append(real, cp);  // 3 bytes, as llama.cpp re-encodes it
+      utf8_append(match, 0xE000);
+      continue;
+    }
+    utf8_append(real, cp);
+    utf8_append(match, cp);
+  }
+}
+
 }  // namespace vatp::tokenizer

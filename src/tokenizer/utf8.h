@@ -20,5 +20,10 @@ void utf8_append(std::string& out, uint32_t cp);
 // Re-encodes s canonically, replacing invalid sequences and surrogates by U+FFFD, so
 // that PCRE2's UTF check always passes.
 std::string utf8_sanitize(std::string_view s);
+// llama.cpp's byte-level BPE input: invalid sequences become U+FFFD, but surrogate code
+// points (ED A0..BF xx) are kept and re-encoded as they were. PCRE2 rejects those, so
+// `match` gets a stand-in of the same length and regex class (U+E000, private use: not a
+// letter, digit or space) and pieces cut from `match` map byte-for-byte onto `real`.
+void utf8_sanitize_for_bpe(std::string_view s, std::string& real, std::string& match);
 
 }  // namespace vatp::tokenizer

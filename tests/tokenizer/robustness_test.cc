@@ -219,6 +219,8 @@ TEST(BadInput, ByteLevelBpeReadsInvalidBytesAsReplacementCharacter) {
   LOAD_OR_SKIP(tok, "gpt-2");
   // llama.cpp decodes an invalid byte to U+FFFD before pre-tokenizing.
   EXPECT_EQ(tok->encode("\xFF", false, false), tok->encode("\xEF\xBF\xBD", false, false));
+  // ...but keeps a surrogate code point (CESU-8 bytes ED A0 80) and byte-encodes it as is.
+  EXPECT_EQ(tok->encode("\xED\xA0\x80", false, false), (std::vector<int32_t>{169, 254, 222}));
   EXPECT_EQ(tok->encode("a\x80"
                         "b",
                         false, false),

@@ -39,6 +39,8 @@ class Tokenizer {
 
   const Vocab& vocab() const { return vocab_; }
   int32_t n_vocab() const { return vocab_.n_tokens(); }
+  int32_t bos() const { return vocab_.bos; }  // -1 when the vocabulary has none
+  int32_t eos() const { return vocab_.eos; }
   bool is_eog(int32_t id) const { return vocab_.is_eog(id); }
 
  private:

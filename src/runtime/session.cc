@@ -31,7 +31,10 @@ Result<std::unique_ptr<Session>> Session::create(const model::Model& model, cons
                             std::to_string(model.config().n_vocab));
   }
   opts.n_batch = std::min(opts.n_batch, opts.n_ctx);
-  VATP_ASSIGN_OR_RETURN(kvcache::KvCache cache, model.make_cache(opts.n_ctx, opts.kv_type));
+  // With an evicting policy the real cache is sized by begin_policy() once the prompt
+  // length is known; allocating n_ctx slots here would defeat the memory bound.
+  const int initial_capacity = opts.kv_policy.evict ? 1 : opts.n_ctx;
+  VATP_ASSIGN_OR_RETURN(kvcache::KvCache cache, model.make_cache(initial_capacity, opts.kv_type));
   return std::unique_ptr<Session>(new Session(model, tok, pool, opts, std::move(cache)));
 }
 

@@ -183,7 +183,8 @@ Status run_generate(const RunFlags& f, const CLI::App& sub) {
                         {"text", generated_text},
                         {"stats", stats_json(st, so.n_ctx, threads)}};
     std::ofstream out(f.json_out);
-    out << j.dump(2) << "\n";
+    // Generated text can end inside a UTF-8 character (-n cut it there): replace, do not throw.
+    out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     if (!out) return io_error("cannot write " + f.json_out);
   }
   return Status::ok();

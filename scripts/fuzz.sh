@@ -11,8 +11,9 @@ CC=clang CXX=clang++ cmake -S . -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDe
 cmake --build "$bdir" --target gguf_fuzz
 corpus="$bdir/corpus"
 mkdir -p "$corpus"
-# Seeds: the shared vocab-only files (small) and synthetic files from the test writer.
-for f in ../shared/fixtures/tokenizer/*.gguf; do [ -f "$f" ] && cp -f "$f" "$corpus/" || true; done
+# Seeds: the shared vocab-only files (small) and synthetic files written below.
+shared="${VATP_SHARED_DIR:-../shared}"
+for f in "$shared"/fixtures/tokenizer/*.gguf; do [ -f "$f" ] && cp -f "$f" "$corpus/" || true; done
 python3 - "$corpus" <<'PY'
 import struct, sys, os
 def s(b): return struct.pack('<Q', len(b)) + b

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "common/model_path.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -14,11 +16,7 @@
 namespace vatp::model {
 namespace {
 
-std::string model_path() {
-  if (const char* p = std::getenv("VATP_MODEL")) return p;
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : "") + "/.cache/vatp/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
+std::string model_path() { return testing_util::default_model_path(); }
 
 // Token ids by their vocabulary text (GPT-2 byte-level: 'Ġ' = leading space), so this
 // test needs no tokenizer.

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/model_path.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -12,11 +14,7 @@
 namespace vatp::model {
 namespace {
 
-std::string model_path() {
-  if (const char* p = std::getenv("VATP_MODEL")) return p;
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : "") + "/.cache/vatp/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
+std::string model_path() { return testing_util::default_model_path(); }
 
 TEST(Synth, EveryWeightTypeAndBothArchitecturesLoadAndRun) {
   if (!std::filesystem::exists(model_path())) GTEST_SKIP() << "model (the tokenizer source) not found";

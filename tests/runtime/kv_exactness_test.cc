@@ -3,6 +3,8 @@
 // the semantics of the official masking code — for every policy and schedule.
 #include <gtest/gtest.h>
 
+#include "common/model_path.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -20,11 +22,7 @@
 namespace vatp::runtime {
 namespace {
 
-std::string model_path() {
-  if (const char* p = std::getenv("VATP_MODEL")) return p;
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : "") + "/.cache/vatp/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
+std::string model_path() { return testing_util::default_model_path(); }
 
 // A random-weight llama with GQA (4 query heads, 2 KV heads), F32 weights.
 std::vector<uint8_t> tiny_gqa_model(uint64_t seed) {

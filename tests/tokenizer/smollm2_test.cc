@@ -2,6 +2,8 @@
 // round trips, special tokens, streaming detokenization and the chat template.
 #include <gtest/gtest.h>
 
+#include "common/model_path.h"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -14,11 +16,7 @@
 namespace vatp::tokenizer {
 namespace {
 
-std::string model_path() {
-  if (const char* p = std::getenv("VATP_MODEL")) return p;
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : "") + "/.cache/vatp/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
+std::string model_path() { return testing_util::default_model_path(); }
 
 class SmolLM2Vocab : public ::testing::Test {
  protected:

@@ -1,0 +1,190 @@
+// KvCache: storage types, per-slot metadata computed at insert time from the stored
+// values, per-head lengths, capacity limits, apply(plan) compaction, memory accounting.
+#include "kvcache/kv_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/fp16.h"
+
+namespace vatp::kvcache {
+namespace {
+
+constexpr int kHd = 4;
+
+// K/V of token `p` for head h: distinct, sign-varying values; 0.1 is not exact in f16.
+std::vector<float> kv_row(int32_t p, int n_heads, float base) {
+  std::vector<float> r(static_cast<size_t>(n_heads * kHd));
+  for (int h = 0; h < n_heads; ++h) {
+    for (int d = 0; d < kHd; ++d)
+      r[static_cast<size_t>(h * kHd + d)] = (d % 2 ? -1.0f : 1.0f) * (base + p + 0.1f * h + 0.01f * d);
+  }
+  return r;
+}
+
+float read(const KvCache& c, const void* rows, int slot, int d) {
+  if (c.type() == KvType::F16) return fp16_to_f32(static_cast<const uint16_t*>(rows)[slot * kHd + d]);
+  return static_cast<const float*>(rows)[slot * kHd + d];
+}
+
+TEST(KvCache, CreateRejectsBadConfigs) {
+  EXPECT_FALSE(KvCache::create({0, 1, 4, 8, KvType::F16}).is_ok());
+  EXPECT_FALSE(KvCache::create({1, 1, 4, 0, KvType::F16}).is_ok());
+  EXPECT_TRUE(KvCache::create({1, 1, 4, 1, KvType::F16}).is_ok());
+}
+
+TEST(KvCache, TypeNames) {
+  EXPECT_EQ(*kv_type_from_name("f16"), KvType::F16);
+  EXPECT_EQ(*kv_type_from_name("f32"), KvType::F32);
+  auto q = kv_type_from_name("q8_0");
+  ASSERT_FALSE(q.is_ok());
+  EXPECT_NE(q.status().to_string().find("q8_0"), std::string::npos);
+  EXPECT_FALSE(kv_type_from_name("int4").is_ok());
+  EXPECT_STREQ(kv_type_name(KvType::F16), "f16");
+}
+
+TEST(KvCache, AppendStoresRowsAndMetadataForEveryType) {
+  for (KvType t : {KvType::F32, KvType::F16}) {
+    auto c = KvCache::create({2, 3, kHd, 5, t});
+    ASSERT_TRUE(c.is_ok());
+    for (int32_t p = 0; p < 4; ++p) {
+      const auto k = kv_row(p, 3, 1.0f), v = kv_row(p, 3, -2.5f);
+      ASSERT_TRUE(c->append(1, k.data(), v.data(), 10 + p).is_ok());
+    }
+    EXPECT_EQ(c->length(1, 2), 4);
+    EXPECT_EQ(c->length(0, 0), 0);
+    EXPECT_EQ(c->max_length(), 4);
+    EXPECT_EQ(c->free_slots(), 1);
+    EXPECT_EQ(c->total_tokens(), 12);
+    for (int h = 0; h < 3; ++h) {
+      for (int s = 0; s < 4; ++s) {
+        EXPECT_EQ(c->pos(1, h)[s], 10 + s);
+        const auto k = kv_row(s, 3, 1.0f), v = kv_row(s, 3, -2.5f);
+        double l1 = 0, l2 = 0, k2 = 0;
+        for (int d = 0; d < kHd; ++d) {
+          const float ks = read(*c, c->k(1, h), s, d), vs = read(*c, c->v(1, h), s, d);
+          const float kin = k[static_cast<size_t>(h * kHd + d)], vin = v[static_cast<size_t>(h * kHd + d)];
+          if (t == KvType::F32) {
+            EXPECT_EQ(ks, kin);
+            EXPECT_EQ(vs, vin);
+          } else {
+            EXPECT_EQ(ks, fp16_to_f32(f32_to_fp16(kin)));
+            EXPECT_EQ(vs, fp16_to_f32(f32_to_fp16(vin)));
+          }
+          l1 += std::fabs(vs);  // from the STORED value
+          l2 += static_cast<double>(vs) * vs;
+          k2 += static_cast<double>(ks) * ks;
+        }
+        EXPECT_FLOAT_EQ(c->value_l1(1, h)[s], static_cast<float>(l1));
+        EXPECT_FLOAT_EQ(c->value_l2(1, h)[s], static_cast<float>(std::sqrt(l2)));
+        EXPECT_FLOAT_EQ(c->key_l2(1, h)[s], static_cast<float>(std::sqrt(k2)));
+        EXPECT_EQ(c->acc_attn(1, h)[s], 0.0f);
+      }
+    }
+  }
+}
+
+TEST(KvCache, FullHeadIsOutOfRange) {
+  auto c = KvCache::create({1, 2, kHd, 2, KvType::F16});
+  const auto k = kv_row(0, 2, 1.0f);
+  ASSERT_TRUE(c->append(0, k.data(), k.data(), 0).is_ok());
+  ASSERT_TRUE(c->append(0, k.data(), k.data(), 1).is_ok());
+  const Status st = c->append(0, k.data(), k.data(), 2);
+  EXPECT_EQ(st.code(), StatusCode::kOutOfRange);
+  EXPECT_NE(st.to_string().find("full"), std::string::npos);
+  EXPECT_EQ(c->length(0, 0), 2);
+}
+
+TEST(KvCache, ApplyCompactsEachHeadInOrderWithMetadata) {
+  for (KvType t : {KvType::F32, KvType::F16}) {
+    auto c = KvCache::create({2, 2, kHd, 8, t});
+    for (int32_t p = 0; p < 6; ++p) {
+      const auto k = kv_row(p, 2, 1.0f), v = kv_row(p, 2, 3.0f);
+      ASSERT_TRUE(c->append(0, k.data(), v.data(), p).is_ok());
+      ASSERT_TRUE(c->append(1, k.data(), v.data(), p).is_ok());
+    }
+    for (int s = 0; s < 6; ++s) {
+      c->acc_attn(0, 1)[s] = 100.0f + s;
+      c->window_attn(0, 1)[s] = 200.0f + s;
+      c->last_attn(0, 1)[s] = 300.0f + s;
+    }
+    const float vl1_4 = c->value_l1(0, 1)[4];
+    const float k_5 = read(*c, c->k(0, 1), 5, 2);
+    EvictionPlan plan;
+    plan.heads.push_back({0, 1, {0, 2, 4, 5}});
+    plan.heads.push_back({1, 0, {3}});
+    ASSERT_TRUE(c->apply(plan).is_ok());
+    EXPECT_EQ(c->length(0, 0), 6);  // not listed: untouched
+    EXPECT_EQ(c->length(0, 1), 4);
+    EXPECT_EQ(c->length(1, 0), 1);
+    EXPECT_EQ(c->length(1, 1), 6);
+    const int32_t want[4] = {0, 2, 4, 5};
+    for (int s = 0; s < 4; ++s) {
+      EXPECT_EQ(c->pos(0, 1)[s], want[s]);
+      EXPECT_EQ(c->acc_attn(0, 1)[s], 100.0f + want[s]);
+      EXPECT_EQ(c->window_attn(0, 1)[s], 200.0f + want[s]);
+      EXPECT_EQ(c->last_attn(0, 1)[s], 300.0f + want[s]);
+    }
+    EXPECT_EQ(c->value_l1(0, 1)[2], vl1_4);
+    EXPECT_EQ(read(*c, c->k(0, 1), 3, 2), k_5);
+    EXPECT_EQ(c->pos(1, 0)[0], 3);
+    EXPECT_EQ(c->total_tokens(), 6 + 4 + 1 + 6);
+    EXPECT_EQ(c->kv_bytes_used(), static_cast<size_t>(17) * 2 * kHd * (t == KvType::F16 ? 2 : 4));
+    // Appending after an eviction lands after the kept slots, per head.
+    const auto k = kv_row(9, 2, 1.0f);
+    ASSERT_TRUE(c->append(1, k.data(), k.data(), 9).is_ok());
+    EXPECT_EQ(c->length(1, 0), 2);
+    EXPECT_EQ(c->pos(1, 0)[1], 9);
+    EXPECT_EQ(c->pos(1, 1)[6], 9);
+    // Empty keep list empties the head.
+    plan.heads = {{1, 1, {}}};
+    ASSERT_TRUE(c->apply(plan).is_ok());
+    EXPECT_EQ(c->length(1, 1), 0);
+  }
+}
+
+TEST(KvCache, BadPlansChangeNothing) {
+  auto c = KvCache::create({1, 2, kHd, 4, KvType::F16});
+  for (int32_t p = 0; p < 3; ++p) {
+    const auto k = kv_row(p, 2, 1.0f);
+    ASSERT_TRUE(c->append(0, k.data(), k.data(), p).is_ok());
+  }
+  const std::vector<EvictionPlan> bad = {
+      {{{0, 0, {0}}, {0, 1, {2, 1}}}},  // second head not ascending: the first must not be applied either
+      {{{0, 0, {0, 0}}}},               // duplicate
+      {{{0, 0, {3}}}},                  // not live
+      {{{0, 0, {-1}}}},                 // negative
+      {{{1, 0, {0}}}},                  // no such layer
+      {{{0, 2, {0}}}},                  // no such head
+  };
+  for (const EvictionPlan& p : bad) {
+    EXPECT_FALSE(c->apply(p).is_ok());
+    EXPECT_EQ(c->length(0, 0), 3);
+    EXPECT_EQ(c->length(0, 1), 3);
+  }
+}
+
+TEST(KvCache, ClearAndMemoryAccounting) {
+  auto c = KvCache::create({3, 2, 64, 100, KvType::F16});
+  EXPECT_EQ(c->kv_bytes_per_token(), static_cast<size_t>(2) * 3 * 2 * 64 * 2);
+  // K and V storage is the bulk of the allocation; metadata is a few floats per slot.
+  const size_t kv = static_cast<size_t>(3) * 2 * 100 * 64 * 2 * 2;
+  EXPECT_GE(c->bytes_allocated(), kv);
+  EXPECT_LE(c->bytes_allocated(), kv + static_cast<size_t>(3) * 2 * 100 * 64);
+  auto f32 = KvCache::create({3, 2, 64, 100, KvType::F32});
+  EXPECT_EQ(f32->kv_bytes_per_token(), 2 * c->kv_bytes_per_token());
+  std::vector<float> k(2 * 64, 0.5f);
+  ASSERT_TRUE(c->append(2, k.data(), k.data(), 0).is_ok());
+  EXPECT_EQ(c->kv_bytes_used(), static_cast<size_t>(2) * 2 * 64 * 2);
+  c->clear();
+  EXPECT_EQ(c->total_tokens(), 0);
+  EXPECT_EQ(c->kv_bytes_used(), 0u);
+  ASSERT_TRUE(c->append(2, k.data(), k.data(), 7).is_ok());
+  EXPECT_EQ(c->pos(2, 1)[0], 7);
+}
+
+}  // namespace
+}  // namespace vatp::kvcache

@@ -147,6 +147,8 @@ class GgufWriter {
   void set_u32_array(std::string key, const std::vector<uint32_t>& v);
   // Copies a key (any type) from another file, e.g. the tokenizer of a real model.
   void copy_value(const Value& v);
+  // Same, stored under another key (e.g. renaming an architecture prefix).
+  void copy_value(std::string key, const Value& v);
   // Raw access for tests that need malformed values: appends the encoded value bytes.
   void set_raw(std::string key, ValueType type, std::vector<uint8_t> encoded_value);
 

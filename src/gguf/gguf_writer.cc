@@ -96,7 +96,9 @@ void GgufWriter::set_u32_array(std::string key, const std::vector<uint32_t>& v) 
   put(std::move(key), ValueType::ARRAY, encode_array(ValueType::UINT32, v));
 }
 
-void GgufWriter::copy_value(const Value& v) {
+void GgufWriter::copy_value(const Value& v) { copy_value(std::string(v.key()), v); }
+
+void GgufWriter::copy_value(std::string key, const Value& v) {
   std::vector<uint8_t> e;
   if (v.type() == ValueType::ARRAY) {
     append<uint32_t>(e, static_cast<uint32_t>(v.array_type()));
@@ -105,7 +107,7 @@ void GgufWriter::copy_value(const Value& v) {
     append<uint64_t>(e, v.size_);
   }
   e.insert(e.end(), v.data_, v.data_ + v.size_);
-  put(std::string(v.key()), v.type(), std::move(e));
+  put(std::move(key), v.type(), std::move(e));
 }
 
 void GgufWriter::set_raw(std::string key, ValueType type, std::vector<uint8_t> encoded_value) {

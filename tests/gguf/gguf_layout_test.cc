@@ -87,6 +87,13 @@ TEST(GgufLayout, CopyValueReencodesIdenticalBytes) {
   GgufWriter w2;
   for (const Value& v : f->values()) w2.copy_value(v);
   EXPECT_EQ(w2.to_bytes(), a);
+  // Renaming copy keeps type and value.
+  GgufWriter w3;
+  w3.copy_value("qwen2.tokens", *f->find("tokenizer.ggml.tokens"));
+  const std::vector<uint8_t> b3 = w3.to_bytes();
+  Result<GgufFile> f3 = GgufFile::parse(b3);
+  ASSERT_TRUE(f3.is_ok());
+  EXPECT_EQ((*f3->find("qwen2.tokens")->as_string_array())[2], "\xe2\x96\x81hello");
 }
 
 TEST(GgufLayout, QuantizedTensorsAreLaidOutAsGgmlWritesThem) {

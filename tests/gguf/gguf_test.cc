@@ -2,14 +2,14 @@
 
 #include <gtest/gtest.h>
 
-#include "common/model_path.h"
-
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
+
+#include "common/model_path.h"
 
 namespace vatp::gguf {
 namespace {
@@ -215,7 +215,7 @@ std::vector<Corrupt> corrupt_cases() {
          w.set_raw("x", static_cast<ValueType>(99), {});
          return w.to_bytes();
        },
-       "unknown value type 99"},
+       "unknown value type 99 (metadata entry #0 at offset 24)"},
       {"nested array",
        [] {
          GgufWriter w;
@@ -288,7 +288,7 @@ std::vector<Corrupt> corrupt_cases() {
          put_u32(b, kNdims, 5);
          return b;
        },
-       "5 dimensions"},
+       "'w' has 5 dimensions (max 4) (tensor info #0 at offset 41)"},
       {"negative dimension",
        [] {
          auto b = one_tensor_file(DType::F32, {4}, 16);
@@ -302,14 +302,21 @@ std::vector<Corrupt> corrupt_cases() {
          put_u32(b, kNdims + 12, 16);
          return b;
        },
-       "unsupported ggml type id 16"},
+       "unsupported ggml type id 16 (IQ2_XXS, not implemented by vatp) (tensor info #0 at offset 41)"},
       {"removed tensor type id",
        [] {
          auto b = one_tensor_file(DType::F32, {4}, 16);
          put_u32(b, kNdims + 12, 4);
          return b;
        },
-       "unsupported ggml type id 4"},
+       "unsupported ggml type id 4 (removed from ggml)"},
+      {"type id beyond ggml",
+       [] {
+         auto b = one_tensor_file(DType::F32, {4}, 16);
+         put_u32(b, kNdims + 12, 200);
+         return b;
+       },
+       "unsupported ggml type id 200 (unknown to ggml)"},
       {"ne0 not multiple of block",
        [] {
          auto b = one_tensor_file(DType::F32, {32}, 128);

@@ -130,8 +130,12 @@ Status synth_write(const SynthSpec& s, const gguf::GgufFile& vocab_from, const s
   // Scales keep activations O(1) through the random layers.
   const float sd_in = 1.0f / std::sqrt(static_cast<float>(s.dim));
   const float sd_ff = 1.0f / std::sqrt(static_cast<float>(s.ff));
+  // Untied: embeddings of unit spread (rms_norm rescales them anyway). Tied: the
+  // embedding is also the output projection, so give it output.weight's spread, which
+  // keeps logits at std ~4 instead of ~sqrt(dim).
+  const float sd_emb = s.tied ? sd_in * 4 : 1.0f;
   VATP_RETURN_IF_ERROR(
-      w.add_tensor("token_embd.weight", emb, {s.dim, vocab}, random_matrix(emb, s.dim, vocab, 1.0f, rng)));
+      w.add_tensor("token_embd.weight", emb, {s.dim, vocab}, random_matrix(emb, s.dim, vocab, sd_emb, rng)));
   VATP_RETURN_IF_ERROR(
       w.add_tensor("output_norm.weight", DType::F32, {s.dim}, f32_vector(s.dim, 1.0f, 0.1f, rng)));
   if (!s.tied) {

@@ -64,5 +64,30 @@ TEST(SynthWeights, DequantizedWeightsHaveTheIntendedSpreadForEveryType) {
   std::filesystem::remove(out);
 }
 
+TEST(SynthWeights, TiedEmbeddingsHaveTheOutputSpread) {
+  const std::string vocab_path =
+      std::string(VATP_SHARED_DIR) + "/fixtures/tokenizer/ggml-vocab-llama-spm.gguf";
+  if (!std::filesystem::exists(vocab_path)) GTEST_SKIP() << vocab_path << " not found (needs ../shared)";
+  Result<gguf::GgufFile> vocab = gguf::GgufFile::open(vocab_path);
+  ASSERT_TRUE(vocab.is_ok());
+  const std::string out = std::string(VATP_BINARY_DIR) + "/synth_weights_tied.gguf";
+  for (bool tied : {false, true}) {
+    SynthSpec s;
+    ASSERT_TRUE(apply_shape("tiny", &s).is_ok());
+    s.layers = 1, s.type = DType::Q8_0, s.tied = tied;
+    ASSERT_TRUE(synth_write(s, *vocab, out).is_ok());
+    Result<gguf::GgufFile> f = gguf::GgufFile::open(out);
+    ASSERT_TRUE(f.is_ok());
+    EXPECT_EQ(f->find_tensor("output.weight") == nullptr, tied);
+    // Logits = W_out . (unit-rms hidden): std 4/sqrt(dim) per weight gives logit std ~4.
+    const double want = tied ? 4.0 / 16.0 : 1.0;
+    EXPECT_NEAR(dequant_stats(*f->find_tensor("token_embd.weight")).std, want, want * 0.03) << tied;
+    if (!tied) {
+      EXPECT_NEAR(dequant_stats(*f->find_tensor("output.weight")).std, 0.25, 0.25 * 0.03);
+    }
+  }
+  std::filesystem::remove(out);
+}
+
 }  // namespace
 }  // namespace vatp::model

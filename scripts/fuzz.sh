@@ -27,4 +27,4 @@ head += b'\0' * ((32 - len(head) % 32) % 32)
 open(os.path.join(sys.argv[1], 'seed_q8_0.gguf'), 'wb').write(head + b'\1' * 68)
 open(os.path.join(sys.argv[1], 'seed_meta.gguf'), 'wb').write(b'GGUF' + struct.pack('<IQQ', 3, 0, len(kvs)) + b''.join(kvs))
 PY
-"$bdir/gguf_fuzz" "$corpus" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 2>&1 | tail -20
+"$bdir/gguf_fuzz" "$corpus" -artifact_prefix="$bdir/" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 2>&1 | tail -20

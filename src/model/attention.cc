@@ -4,111 +4,214 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/check.h"
 #include "kernels/ops.h"
+#include "model/attention_tiles.h"
 
 namespace vatp::model {
+namespace {
 
-void AttentionScratch::reserve(int n_threads, int capacity, int head_dim, int group) {
-  (void)group;
-  cap_ = capacity;
-  hd_ = head_dim;
-  stride_ = static_cast<size_t>(capacity) * (2 + static_cast<size_t>(head_dim)) + 16;
-  buf_.assign(stride_ * static_cast<size_t>(n_threads), 0.0f);
-  q16_.assign(static_cast<size_t>(head_dim) * n_threads, 0);
+constexpr int kMaxQ = 16;      // query rows (tokens × heads of one group) per block
+constexpr int kMaxRanges = 4;  // row ranges per KV head run in parallel (fixed: deterministic sums)
+
+struct Shape {
+  int hd, group, n_heads, n_kv;
+  float scale;
+  bool f16;
+};
+
+// One unit of work: KV head g, query rows [r0, r1) in blocks of `rows` tokens.
+void run_range(const kernels::KernelTable& kt, const TileKernels& tk, const Shape& sh,
+               kvcache::KvCache& cache, int layer, int g, const float* q, const int32_t* pos, int64_t m,
+               int64_t r0, int64_t r1, int64_t rows, float* out, const AttentionStatsRequest* stats,
+               float* acc_u, float* win_u, AttentionScratch::Thread& th, size_t s_stride) {
+  const int hd = sh.hd, group = sh.group;
+  const int n = cache.length(layer, g);
+  const int32_t* spos = cache.pos(layer, g);
+  const size_t row_bytes = static_cast<size_t>(hd) * (sh.f16 ? 2 : 4);
+  const auto* kb = static_cast<const uint8_t*>(cache.k(layer, g));
+  const auto* vb = static_cast<const uint8_t*>(cache.v(layer, g));
+  const int64_t q_stride = static_cast<int64_t>(sh.n_heads) * hd;
+  if (acc_u) std::fill(acc_u, acc_u + n, 0.0f);
+  if (win_u) std::fill(win_u, win_u + n, 0.0f);
+
+  for (int64_t i0 = r0; i0 < r1; i0 += rows) {
+    const int64_t i1 = std::min(r1, i0 + rows);
+    const int nq = static_cast<int>(i1 - i0) * group;  // block row r = (i - i0)·group + hq
+    int32_t maxpos = INT32_MIN;
+    for (int64_t i = i0; i < i1; ++i) maxpos = std::max(maxpos, pos[i]);
+    int ne = n;  // slots past the last visible one are skipped entirely
+    while (ne > 0 && spos[ne - 1] > maxpos) --ne;
+
+    // Query rows; with an f16 cache they are rounded to f16 (llama.cpp's vec_dot_type for
+    // an F16 K), so q·k is a sum of exact f16×f16 products.
+    for (int r = 0; r < nq; ++r) {
+      const float* src = q + (i0 + r / group) * q_stride + static_cast<int64_t>(g * group + r % group) * hd;
+      float* dst = &th.q[static_cast<size_t>(r) * hd];
+      if (sh.f16) {
+        uint16_t* h16 = &th.q16[static_cast<size_t>(r) * hd];
+        kernels::f32_to_fp16_row(kt, src, h16, hd);
+        kernels::fp16_to_f32_row(kt, h16, dst, hd);
+      } else {
+        std::memcpy(dst, src, sizeof(float) * hd);
+      }
+    }
+
+    // Scores s[r][slot] for slot < ne, one key tile at a time. Every row takes the same
+    // path whatever the block size, so a token's logits do not depend on how the
+    // prompt was batched (prefill == one token at a time, bit for bit).
+    for (int t0 = 0; t0 < ne; t0 += kSlotTile) {
+      const int nt = std::min(kSlotTile, ne - t0);
+      const float* krows = reinterpret_cast<const float*>(kb + static_cast<size_t>(t0) * row_bytes);
+      if (sh.f16) {
+        kernels::fp16_to_f32_row(kt, reinterpret_cast<const uint16_t*>(krows), th.kt.data(),
+                                 static_cast<int64_t>(nt) * hd);
+        krows = th.kt.data();
+      }
+      for (int e = 0; e < hd; ++e) {
+        float* col = &th.kT[static_cast<size_t>(e) * kSlotTile];
+        for (int t = 0; t < nt; ++t) col[t] = krows[static_cast<size_t>(t) * hd + e];
+        for (int t = nt; t < kSlotTile; ++t) col[t] = 0.0f;
+      }
+      tk.scores(th.q.data(), nq, hd, th.kT.data(), sh.scale, &th.s[static_cast<size_t>(t0)], s_stride);
+    }
+
+    // Causal mask by original position, then the softmax of each row.
+    for (int r = 0; r < nq; ++r) {
+      const int32_t p = pos[i0 + r / group];
+      float* sr = &th.s[static_cast<size_t>(r) * s_stride];
+      float mx = -INFINITY;
+      for (int s = 0; s < ne; ++s) {
+        if (spos[s] > p) sr[s] = -INFINITY;
+        mx = std::max(mx, sr[s]);
+      }
+      if (mx == -INFINITY) {  // nothing visible (only possible with masked slots)
+        std::fill(sr, sr + ne, 0.0f);
+        continue;
+      }
+      const double sum = tk.exp_sum(sr, ne, mx);
+      kernels::scale(sr, static_cast<float>(1.0 / sum), ne);
+    }
+
+    // out rows = P · V, one value tile at a time.
+    std::fill(th.o.begin(), th.o.begin() + static_cast<size_t>(nq) * hd, 0.0f);
+    for (int t0 = 0; t0 < ne; t0 += kSlotTile) {
+      const int nt = std::min(kSlotTile, ne - t0);
+      const float* vrows = reinterpret_cast<const float*>(vb + static_cast<size_t>(t0) * row_bytes);
+      if (sh.f16) {
+        kernels::fp16_to_f32_row(kt, reinterpret_cast<const uint16_t*>(vrows), th.vt.data(),
+                                 static_cast<int64_t>(nt) * hd);
+        vrows = th.vt.data();
+      }
+      tk.pv(&th.s[static_cast<size_t>(t0)], s_stride, nq, vrows, nt, hd, th.o.data());
+    }
+    for (int r = 0; r < nq; ++r) {
+      float* dst = out + (i0 + r / group) * q_stride + static_cast<int64_t>(g * group + r % group) * hd;
+      std::memcpy(dst, &th.o[static_cast<size_t>(r) * hd], sizeof(float) * hd);
+    }
+
+    if (!stats) continue;
+    for (int64_t i = i0; i < i1; ++i) {
+      const bool win = pos[i] >= stats->window_start, last = stats->last && i == m - 1;
+      if (!stats->accumulate && !win && !last) continue;
+      float* red = th.red.data();
+      const float* p0 = &th.s[static_cast<size_t>((i - i0) * group) * s_stride];
+      std::copy(p0, p0 + ne, red);
+      for (int hq = 1; hq < group; ++hq) {
+        const float* ph = p0 + static_cast<size_t>(hq) * s_stride;
+        if (stats->reduce == GroupReduce::Max) {
+          for (int s = 0; s < ne; ++s) red[s] = std::max(red[s], ph[s]);
+        } else {
+          for (int s = 0; s < ne; ++s) red[s] += ph[s];
+        }
+      }
+      if (stats->reduce == GroupReduce::Mean) kernels::scale(red, 1.0f / static_cast<float>(group), ne);
+      if (stats->accumulate) kernels::add(acc_u, red, acc_u, ne);
+      if (win) kernels::add(win_u, red, win_u, ne);
+      if (last) {
+        float* l = cache.last_attn(layer, g);
+        std::copy(red, red + ne, l);
+        std::fill(l + ne, l + n, 0.0f);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void AttentionScratch::reserve(int n_threads, int n_kv_heads, int capacity, int head_dim_, int group_) {
+  max_q = std::max(kMaxQ, group_);
+  cap = capacity;
+  cap_pad = (capacity + kSlotTile - 1) / kSlotTile * kSlotTile;
+  head_dim = head_dim_;
+  n_kv = n_kv_heads;
+  group = group_;
+  threads.resize(static_cast<size_t>(n_threads));
+  const size_t mq = static_cast<size_t>(max_q), hd = static_cast<size_t>(head_dim_);
+  for (Thread& t : threads) {
+    t.s.assign(mq * cap_pad, 0.0f);
+    t.q.assign(mq * hd, 0.0f);
+    t.q16.assign(mq * hd, 0);
+    t.o.assign(mq * hd, 0.0f);
+    t.kt.assign(kSlotTile * hd, 0.0f);
+    t.kT.assign(kSlotTile * hd, 0.0f);
+    t.vt.assign(kSlotTile * hd, 0.0f);
+    t.red.assign(static_cast<size_t>(capacity), 0.0f);
+  }
+  const size_t per = static_cast<size_t>(n_kv_heads) * kMaxRanges * static_cast<size_t>(capacity);
+  acc.assign(per, 0.0f);
+  win.assign(per, 0.0f);
 }
 
 void attention(const kernels::KernelTable& kt, kvcache::KvCache& cache, int layer, const float* q,
                const int32_t* pos, int64_t m, int n_heads, float* out, const AttentionStatsRequest* stats,
                AttentionScratch& scratch, ThreadPool& pool) {
-  const int hd = cache.config().head_dim;
-  const int n_kv = cache.config().n_kv_heads;
-  const int group = n_heads / n_kv;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const int64_t q_stride = static_cast<int64_t>(n_heads) * hd;
+  const kvcache::KvCacheConfig& cc = cache.config();
+  Shape sh{cc.head_dim,
+           n_heads / cc.n_kv_heads,
+           n_heads,
+           cc.n_kv_heads,
+           1.0f / std::sqrt(static_cast<float>(cc.head_dim)),
+           cache.type() == kvcache::KvType::F16};
+  VATP_CHECK(scratch.head_dim == sh.hd && scratch.n_kv == sh.n_kv && scratch.group == sh.group &&
+             scratch.cap >= cache.capacity() && static_cast<int>(scratch.threads.size()) >= pool.size());
+  const TileKernels& tk = tile_kernels(kt.isa);
 
-  // One task per KV head: its query heads write the same accumulators, so they stay
-  // on one thread (no atomics, deterministic sums).
-  pool.parallel_for(n_kv, 1, [&](int64_t g0, int64_t g1, int thread) {
-    float* sc = scratch.scores(thread);
-    float* gp = scratch.group_probs(thread);
-    float* vals = scratch.values(thread);
-    uint16_t* q16 = scratch.q16(thread);
-    const bool f16 = cache.type() == kvcache::KvType::F16;
-    // K·q with the kernel table's dot: an f16 cache takes q rounded to f16, as llama.cpp
-    // does for its f16 KV cache (specs/gguf.md §3.6).
-    const kernels::TypeKernels& kdot = kt.at(f16 ? DType::F16 : DType::F32);
+  // Row blocks of `rows` tokens (rows × group query rows ≤ max_q), grouped into up to
+  // kMaxRanges contiguous ranges per KV head: the parallel units.
+  const int64_t rows = std::max(1, scratch.max_q / sh.group);
+  const int64_t n_blocks = (m + rows - 1) / rows;
+  const int n_ranges = static_cast<int>(std::min<int64_t>(kMaxRanges, n_blocks));
+  const bool acc_on = stats && stats->accumulate;
+  const bool win_on = stats && stats->window_start != INT32_MAX;
+  const size_t cap = static_cast<size_t>(scratch.cap);
+  auto range_rows = [&](int j) { return std::min(m, (n_blocks * j / n_ranges) * rows); };
+
+  pool.parallel_for(static_cast<int64_t>(sh.n_kv) * n_ranges, 1, [&](int64_t u0, int64_t u1, int thread) {
+    for (int64_t u = u0; u < u1; ++u) {
+      const int g = static_cast<int>(u / n_ranges), j = static_cast<int>(u % n_ranges);
+      float* acc_u = acc_on ? &scratch.acc[static_cast<size_t>(u) * cap] : nullptr;
+      float* win_u = win_on ? &scratch.win[static_cast<size_t>(u) * cap] : nullptr;
+      run_range(kt, tk, sh, cache, layer, g, q, pos, m, range_rows(j), range_rows(j + 1), rows, out, stats,
+                acc_u, win_u, scratch.threads[static_cast<size_t>(thread)],
+                static_cast<size_t>(scratch.cap_pad));
+    }
+  });
+  if (!acc_on && !win_on) return;
+  // Ranges' statistics added in range order (deterministic).
+  pool.parallel_for(sh.n_kv, 1, [&](int64_t g0, int64_t g1, int) {
     for (int64_t g = g0; g < g1; ++g) {
-      const int kvh = static_cast<int>(g);
-      const int n = cache.length(layer, kvh);
-      const int32_t* spos = cache.pos(layer, kvh);
-      const void* kb = cache.k(layer, kvh);
-      const void* vb = cache.v(layer, kvh);
-      float* acc = cache.acc_attn(layer, kvh);
-      float* win = cache.window_attn(layer, kvh);
-      float* last = cache.last_attn(layer, kvh);
-      const size_t kv_row = static_cast<size_t>(hd) * (f16 ? 2 : 4);
-      const float* vrows = static_cast<const float*>(vb);
-      if (f16) {
-        kernels::fp16_to_f32_row(kt, static_cast<const uint16_t*>(vb), vals, static_cast<int64_t>(n) * hd);
-        vrows = vals;
-      }
-      for (int64_t i = 0; i < m; ++i) {
-        const bool want =
-            stats && (stats->accumulate || pos[i] >= stats->window_start || (stats->last && i == m - 1));
-        if (want) std::fill(gp, gp + n, stats->reduce == GroupReduce::Max ? 0.0f : 0.0f);
-        for (int hq = 0; hq < group; ++hq) {
-          const int h = kvh * group + hq;
-          const float* qh = q + i * q_stride + static_cast<int64_t>(h) * hd;
-          float* oh = out + i * q_stride + static_cast<int64_t>(h) * hd;
-          // Scores over visible slots (slot_pos <= pos[i]); masked slots get -inf.
-          if (f16) kernels::f32_to_fp16_row(kt, qh, q16, hd);
-          const void* qv = f16 ? static_cast<const void*>(q16) : static_cast<const void*>(qh);
-          float mx = -INFINITY;
-          for (int s = 0; s < n; ++s) {
-            if (spos[s] > pos[i]) {
-              sc[s] = -INFINITY;
-              continue;
-            }
-            float d;
-            kdot.vec_dot(hd, static_cast<const uint8_t*>(kb) + static_cast<size_t>(s) * kv_row, qv, &d);
-            sc[s] = d * scale;
-            mx = std::max(mx, sc[s]);
-          }
-          double sum = 0.0;
-          for (int s = 0; s < n; ++s) {
-            const float e = sc[s] == -INFINITY ? 0.0f : std::exp(sc[s] - mx);
-            sc[s] = e;
-            sum += e;
-          }
-          const float inv = sum > 0.0 ? static_cast<float>(1.0 / sum) : 0.0f;
-          std::fill(oh, oh + hd, 0.0f);
-          for (int s = 0; s < n; ++s) {
-            const float p = sc[s] * inv;
-            sc[s] = p;
-            if (p == 0.0f) continue;
-            const float* vr = vrows + static_cast<size_t>(s) * hd;
-            for (int e = 0; e < hd; ++e) oh[e] += p * vr[e];
-          }
-          if (want) {
-            if (stats->reduce == GroupReduce::Max) {
-              for (int s = 0; s < n; ++s) gp[s] = std::max(gp[s], sc[s]);
-            } else {
-              for (int s = 0; s < n; ++s) gp[s] += sc[s];
-            }
-          }
+      const int n = cache.length(layer, static_cast<int>(g));
+      for (int j = 0; j < n_ranges; ++j) {
+        const size_t u = static_cast<size_t>(g * n_ranges + j) * cap;
+        if (acc_on) {
+          float* a = cache.acc_attn(layer, static_cast<int>(g));
+          kernels::add(a, &scratch.acc[u], a, n);
         }
-        if (!want) continue;
-        if (stats->reduce == GroupReduce::Mean) {
-          const float ig = 1.0f / static_cast<float>(group);
-          for (int s = 0; s < n; ++s) gp[s] *= ig;
+        if (win_on) {
+          float* w = cache.window_attn(layer, static_cast<int>(g));
+          kernels::add(w, &scratch.win[u], w, n);
         }
-        if (stats->accumulate) {
-          for (int s = 0; s < n; ++s) acc[s] += gp[s];
-        }
-        if (pos[i] >= stats->window_start) {
-          for (int s = 0; s < n; ++s) win[s] += gp[s];
-        }
-        if (stats->last && i == m - 1) std::copy(gp, gp + n, last);
       }
     }
   });

@@ -1,12 +1,25 @@
-// Causal attention over the KV cache, one query row at a time: for query token i at
-// position p_i and query head h (KV head g = h / group), the scores over g's live slots
-// with slot_pos <= p_i, a softmax, and the weighted sum of V. Memory is O(slots) per
-// thread — never an m×n matrix — and the exact probabilities of every row are at hand,
-// so the statistics that eviction policies need are accumulated in the same pass:
-//   acc_attn[s]    += Σ_{h in group} p_{i,h}(s)              (H2O / VATP column sums)
-//   window_attn[s] += Σ_{h in group} p_{i,h}(s)  for p_i >= window_start
-//   last_attn[s]    = Σ_{h in group} p_{last,h}(s)           (TOVA)
-// GQA reduction (sum / mean / max over the group) is selectable.
+// Causal attention over the KV cache. For query token i at position p_i and query head
+// h (KV head g = h / group, consecutive grouping), the scores over g's live slots with
+// slot_pos <= p_i, a softmax, and the weighted sum of V.
+//
+// No m×n matrix: work is split into blocks of up to 16 query rows (tokens × the
+// group's heads) against one KV head; a block holds its exact score rows over the
+// head's slots (scratch: 16 × capacity floats per thread), so memory is O(capacity)
+// per thread whatever m is. Keys are read in tiles of 32 slots (converted to f32 once
+// per tile and shared by the block's rows). Because each row's probabilities are exact
+// and at hand, the statistics that eviction policies need come in the same pass — no
+// second pass over QKᵀ (the alternative, flash-style online softmax, would need one to
+// get column sums):
+//   acc_attn[s]    += Σ_rows R_i(s)                          (H2O / VATP column sums)
+//   window_attn[s] += Σ_{rows with p_i >= window_start} R_i(s) (Scissorhands / SnapKV)
+//   last_attn[s]    = R_{m-1}(s)                             (TOVA; 0 for slots it cannot see)
+// where R_i(s) = reduce over the group's query heads h of p_{i,h}(s), reduce = sum
+// (default), mean or max. Statistics are summed per row range and then in a fixed
+// order, so they do not depend on the thread count or scheduling.
+//
+// Numerics (specs/gguf.md §3.6): with an f16 cache, q is rounded to f16 before q·k
+// (as llama.cpp does); scores = (q·k)·(1/sqrt(head_dim)); softmax with the row max
+// subtracted, the sum in double; output accumulated in f32.
 #pragma once
 
 #include <cstdint>
@@ -27,26 +40,30 @@ struct AttentionStatsRequest {
   GroupReduce reduce = GroupReduce::Sum;
 };
 
-// Per-thread scratch, sized once for the cache capacity: scores and group
-// probabilities over the slots, the head's V rows in f32 (converted once per call, not
-// once per query), and the query row in f16.
+// Preallocated buffers for attention(): per thread, one query block's score rows and
+// tiles; shared, the per-row-range statistics before their ordered sum.
 class AttentionScratch {
  public:
-  void reserve(int n_threads, int capacity, int head_dim, int group);
-  float* scores(int thread) { return &buf_[static_cast<size_t>(thread) * stride_]; }
-  float* group_probs(int thread) { return scores(thread) + cap_; }                // [capacity]
-  float* values(int thread) { return group_probs(thread) + cap_; }                // [capacity × head_dim]
-  uint16_t* q16(int thread) { return &q16_[static_cast<size_t>(thread) * hd_]; }  // [head_dim]
- private:
-  std::vector<float> buf_;
-  std::vector<uint16_t> q16_;
-  size_t stride_ = 0;
-  int cap_ = 0;
-  int hd_ = 0;
+  void reserve(int n_threads, int n_kv_heads, int capacity, int head_dim, int group);
+
+  struct Thread {
+    std::vector<float> s;       // [max_q × cap_pad] score / probability rows
+    std::vector<float> q;       // [max_q × head_dim] query rows (f16-rounded for an f16 cache)
+    std::vector<uint16_t> q16;  // [max_q × head_dim] query rows as f16 (rounding)
+    std::vector<float> o;       // [max_q × head_dim] output rows
+    std::vector<float> kt;      // [kSlotTile × head_dim] one key tile in f32
+    std::vector<float> kT;      // [head_dim × kSlotTile] the same, transposed
+    std::vector<float> vt;      // [kSlotTile × head_dim] one value tile in f32
+    std::vector<float> red;     // [capacity] one row's probabilities reduced over the group
+  };
+  std::vector<Thread> threads;
+  std::vector<float> acc, win;  // [n_kv_heads × kMaxRanges × capacity]
+  int max_q = 0, cap = 0, cap_pad = 0, head_dim = 0, n_kv = 0, group = 0;
 };
 
 // q: m × (n_heads × head_dim) (rotated); pos: m positions; out: m × (n_heads × head_dim).
-// The m new tokens must already be in the cache. scale = 1/sqrt(head_dim).
+// The m new tokens must already be in the cache. `scratch` must have been reserved for
+// this cache's shape (VATP_CHECKed).
 void attention(const kernels::KernelTable& kt, kvcache::KvCache& cache, int layer, const float* q,
                const int32_t* pos, int64_t m, int n_heads, float* out, const AttentionStatsRequest* stats,
                AttentionScratch& scratch, ThreadPool& pool);

@@ -16,7 +16,7 @@ void ForwardScratch::reserve(const ModelConfig& c, int max_m, int n_threads, int
   up.assign(m * c.ff, 0.0f);
   rope_cs.assign(static_cast<size_t>(c.n_rot) + 2, 0.0f);
   mm.reserve(max_m, std::max({c.dim, c.ff, c.q_dim()}));
-  attn.reserve(n_threads, kv_capacity, c.head_dim, c.group());
+  attn.reserve(n_threads, c.n_kv_heads, kv_capacity, c.head_dim, c.group());
 }
 
 Result<std::unique_ptr<Model>> Model::load(const std::string& path, const kernels::KernelTable& kt) {

@@ -27,6 +27,7 @@ struct Case {
   kvcache::KvType type = kvcache::KvType::F32;
   GroupReduce reduce = GroupReduce::Sum;
   int threads = 2;
+  float k_scale = 1.5f;
 };
 
 struct Token {
@@ -52,7 +53,7 @@ void check(const Case& c, kernels::Isa isa) {
   std::map<int32_t, Token> toks;
   auto add = [&](int32_t p) {
     std::vector<float> k(static_cast<size_t>(c.n_kv * hd)), v(k.size());
-    for (float& x : k) x = 1.5f * nd(rng);  // peaked enough that probabilities differ a lot
+    for (float& x : k) x = c.k_scale * nd(rng);  // peaked enough that probabilities differ a lot
     for (float& x : v) x = nd(rng);
     Token t;
     for (size_t i = 0; i < k.size(); ++i) {
@@ -93,7 +94,7 @@ void check(const Case& c, kernels::Isa isa) {
   req.reduce = c.reduce;
   ThreadPool pool(c.threads);
   AttentionScratch scratch;
-  scratch.reserve(pool.size(), cap, hd, c.group);
+  scratch.reserve(pool.size(), c.n_kv, cap, hd, c.group);
   std::vector<float> out(q.size(), -7.0f);
   attention(kt, *cache, layer, q.data(), pos.data(), c.m, n_heads, out.data(), &req, scratch, pool);
 
@@ -204,6 +205,7 @@ TEST(Attention, GroupReductions) {
 TEST(Attention, ThreadCountsAndHeadShapes) {
   for (int threads : {1, 2, 3}) {
     Case c;
+    c.type = threads == 2 ? kvcache::KvType::F16 : kvcache::KvType::F32;
     c.threads = threads;
     c.n_kv = 3;
     c.group = 2;
@@ -212,6 +214,22 @@ TEST(Attention, ThreadCountsAndHeadShapes) {
     check(c, kernels::detect_isa());
     c.m = 1;
     c.hd = 128;
+    check(c, kernels::detect_isa());
+  }
+}
+
+// SmolLM2-like shape with large keys: the tiled (prefill) and per-slot (decode) paths.
+TEST(Attention, LargeScoresF16Hd64) {
+  for (int m : {1, 5}) {
+    Case c;
+    c.type = kvcache::KvType::F16;
+    c.n_kv = 3;
+    c.group = 3;
+    c.hd = 64;
+    c.n_old = 0;
+    c.m = m;
+    c.evict = false;
+    c.k_scale = 6.0f;
     check(c, kernels::detect_isa());
   }
 }
@@ -242,7 +260,7 @@ TEST(Attention, MaskedSlotsAreNotAttended) {
   req.accumulate = true;
   ThreadPool pool(1);
   AttentionScratch s;
-  s.reserve(1, 8, hd, 1);
+  s.reserve(1, 1, 8, hd, 1);
   attention(kt, *a, 0, q.data(), &pos, 1, 1, oa.data(), &req, s, pool);
   attention(kt, *b, 0, q.data(), &pos, 1, 1, ob.data(), &req, s, pool);
   for (int e = 0; e < hd; ++e) EXPECT_NEAR(oa[static_cast<size_t>(e)], ob[static_cast<size_t>(e)], 1e-6f);

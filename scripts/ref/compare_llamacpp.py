@@ -148,11 +148,12 @@ def llamacpp_greedy(llm, prompt, n_gen):
 
 def run_llamacpp(args, text, prompts, cache_path):
     flash = args.flash_attn == "on"
+    kv = llama_cpp.GGML_TYPE_F16 if args.kv_type == "f16" else llama_cpp.GGML_TYPE_F32
     common = dict(model_path=args.model, n_threads=args.threads, n_threads_batch=args.threads, flash_attn=flash,
-                  verbose=False, seed=0)
+                  type_k=kv, type_v=kv, verbose=False, seed=0)
     res = {"format": CACHE_FORMAT, "llama_cpp_python": lc.llamacpp_version(),
            "llama_cpp_commit": lc.llamacpp_vendor_commit(), "flash_attn": args.flash_attn, "n_ctx": args.ctx,
-           "threads": args.threads, "repack": not args.no_repack, "system_info": llama_cpp.llama_print_system_info().decode(errors="replace")}
+           "kv_type": args.kv_type, "threads": args.threads, "repack": not args.no_repack, "system_info": llama_cpp.llama_print_system_info().decode(errors="replace")}
     llm = llama_cpp.Llama(n_ctx=args.ctx, n_batch=args.ctx, n_ubatch=args.ctx, logits_all=True, **common)
     tokens = lc.tokenize(llm, text, True, False)
     res["ppl"], logprobs = llamacpp_ppl(llm, tokens, args.ctx, args.chunks, args.kl)
@@ -172,12 +173,33 @@ def run_llamacpp(args, text, prompts, cache_path):
     return res
 
 
+def llamacpp_results(args, text, prompts):
+    """llama.cpp's results for these settings, from the cache when present."""
+    key = json.dumps({"f": CACHE_FORMAT, "model": lc.sha256_file(args.model),
+                      "text": hashlib.sha256(text.encode()).hexdigest(), "prompts": prompts, "ctx": args.ctx,
+                      "chunks": args.chunks, "n_gen": args.n_gen, "gen_ctx": args.gen_ctx, "fa": args.flash_attn,
+                      "kv": args.kv_type, "threads": args.threads, "v": lc.llamacpp_version(), "kl": args.kl,
+                      "no_repack": args.no_repack}, sort_keys=True)
+    cache_path = os.path.join(args.cache_dir, "llamacpp-" + hashlib.sha256(key.encode()).hexdigest()[:16] + ".json")
+    if os.path.exists(cache_path) and not args.refresh:
+        with open(cache_path) as f:
+            ref = json.load(f)
+        print(f"llama.cpp results (flash attention {args.flash_attn}) from cache {cache_path}", file=sys.stderr)
+    else:
+        ref = run_llamacpp(args, text, prompts, cache_path)
+        print(f"llama.cpp results (flash attention {args.flash_attn}) cached in {cache_path}", file=sys.stderr)
+    logprobs = None
+    if args.kl and os.path.exists(cache_path[:-5] + ".logprobs.npy"):
+        logprobs = np.load(cache_path[:-5] + ".logprobs.npy")
+    return ref, logprobs
+
+
 # ----------------------------------------------------------------------------- vatp side
 
 
 def run_cmd(cmd):
     t0 = time.time()
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
     if p.returncode != 0:
         raise RuntimeError(f"{shlex.join(cmd)} exited {p.returncode}: {p.stderr.strip()[-2000:]}")
     return time.time() - t0
@@ -254,12 +276,12 @@ def md_code(s, limit=48):
     return f"<code>{s}</code>"
 
 
-def report(args, ref, vt, cmp_, vatp_error, text_desc):
+def report(args, ref, vt, cmp_, vatp_error, text_desc, calib=None):
     L = []
     L.append(f"## vatp vs llama.cpp: `{os.path.basename(args.model)}`\n")
     L.append(f"- date: {lc.today()}; machine: {lc.cpu_name()}, {os.cpu_count()} logical CPUs; threads: {args.threads}")
     L.append(f"- llama.cpp: llama-cpp-python {ref['llama_cpp_python']} (llama.cpp {ref['llama_cpp_commit'][:12]}), "
-             f"CPU build, flash attention {ref['flash_attn']}, KV cache F16, "
+             f"CPU build, flash attention {ref['flash_attn']}, KV cache {ref.get('kv_type', 'f16').upper()}, "
              f"weight repacking {'on (default)' if ref.get('repack', True) else 'off (--no-repack)'}")
     L.append(f"- vatp: git {lc.git_revision()}, binary `{args.vatp}`")
     L.append(f"- model sha256: {lc.sha256_file(args.model)[:16]}…; text: {text_desc}")
@@ -295,6 +317,11 @@ def report(args, ref, vt, cmp_, vatp_error, text_desc):
         L.append(f"| prompt tokenizations identical | | | {pe} / {n_g} | all | {ok(pe == n_g)} |")
         L.append(f"| time (s) PPL / greedy | {p['seconds']:.1f} / {ref['greedy_seconds']:.1f} | "
                  f"{vt['ppl_seconds']:.1f} / – | | | |")
+    if calib is not None:
+        other = "off" if args.flash_attn == "on" else "on"
+        L.append(f"| *calibration: llama.cpp FA {args.flash_attn} vs FA {other}* | | | "
+                 f"\\|ΔPPL\\|/PPL {100 * calib['ppl_rel']:.3f} %; top-1 {100 * calib['top1_agree']:.2f} %; "
+                 f"greedy identical {calib['greedy_identical']} / {len(calib['greedy'])} | | |")
     if vatp_error:
         L.append(f"\nvatp half not run: {vatp_error}")
     L.append("")
@@ -320,6 +347,9 @@ def main():
     ap.add_argument("--n-gen", type=int, default=32)
     ap.add_argument("--gen-ctx", type=int, default=512, help="llama.cpp context for greedy runs")
     ap.add_argument("--flash-attn", choices=["on", "off"], default="on")
+    ap.add_argument("--kv-type", choices=["f16", "f32"], default="f16", help="llama.cpp KV cache type (default f16)")
+    ap.add_argument("--calibrate", action="store_true",
+                    help="also run llama.cpp with flash attention flipped and report how far llama.cpp moves itself")
     ap.add_argument("--no-repack", action="store_true",
                     help="llama.cpp without extra buffer types (repacked weights), like llama-perplexity --no-repack")
     ap.add_argument("--synthetic", action="store_true", help="random-weight model: random-piece text and prompts")
@@ -356,24 +386,14 @@ def main():
         text_desc = f"`{os.path.relpath(text_path, lc.REPO)}`"
     del vocab_llm
 
-    key = json.dumps({"f": CACHE_FORMAT, "model": lc.sha256_file(args.model),
-                      "text": hashlib.sha256(text.encode()).hexdigest(), "prompts": prompts, "ctx": args.ctx,
-                      "chunks": args.chunks, "n_gen": args.n_gen, "gen_ctx": args.gen_ctx, "fa": args.flash_attn,
-                      "threads": args.threads, "v": lc.llamacpp_version(), "kl": args.kl,
-                      "no_repack": args.no_repack}, sort_keys=True)
-    cache_path = os.path.join(args.cache_dir, "llamacpp-" + hashlib.sha256(key.encode()).hexdigest()[:16] + ".json")
-    logprobs = None
-    if os.path.exists(cache_path) and not args.refresh:
-        with open(cache_path) as f:
-            ref = json.load(f)
-        if args.kl and os.path.exists(cache_path[:-5] + ".logprobs.npy"):
-            logprobs = np.load(cache_path[:-5] + ".logprobs.npy")
-        print(f"llama.cpp results from cache {cache_path}", file=sys.stderr)
-    else:
-        ref = run_llamacpp(args, text, prompts, cache_path)
-        if args.kl:
-            logprobs = np.load(cache_path[:-5] + ".logprobs.npy")
-        print(f"llama.cpp results cached in {cache_path}", file=sys.stderr)
+    ref, logprobs = llamacpp_results(args, text, prompts)
+    calib = None
+    if args.calibrate:
+        alt = argparse.Namespace(**vars(args))
+        alt.flash_attn = "off" if args.flash_attn == "on" else "on"
+        alt.kl = False
+        other, _ = llamacpp_results(alt, text, prompts)
+        calib = compare(ref, other, eog, None)
 
     vt = cmp_ = None
     vatp_error = None
@@ -388,14 +408,14 @@ def main():
         except (RuntimeError, OSError, KeyError, ValueError, json.JSONDecodeError) as e:
             vatp_error = str(e)
             vt = cmp_ = None
-    md = report(args, ref, vt, cmp_, vatp_error, text_desc)
+    md = report(args, ref, vt, cmp_, vatp_error, text_desc, calib)
     print(md)
     if args.out:
         with open(args.out, "w") as f:
             f.write(md)
     if args.json_out:
         with open(args.json_out, "w") as f:
-            json.dump({"llamacpp": ref, "vatp": vt, "compare": cmp_, "vatp_error": vatp_error}, f)
+            json.dump({"llamacpp": ref, "vatp": vt, "compare": cmp_, "calibration": calib, "vatp_error": vatp_error}, f)
     if args.check:
         if cmp_ is None:
             return 1

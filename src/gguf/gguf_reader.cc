@@ -77,7 +77,7 @@ std::string ggml_type_label(uint32_t id) {
       {35, "TQ2_0"},   {39, "MXFP4"},  {40, "NVFP4"},   {41, "Q1_0"},  {42, "Q2_0"},
   };
   for (const auto& [k, name] : kNames) {
-    if (k == id) return std::string(name) + ", not implemented by vatp";
+    if (k == id) return std::string(name) + ", a type vatp does not support";
   }
   if (id == 4 || id == 5 || (id >= 31 && id <= 33) || (id >= 36 && id <= 38)) return "removed from ggml";
   return "unknown to ggml";

@@ -302,7 +302,7 @@ std::vector<Corrupt> corrupt_cases() {
          put_u32(b, kNdims + 12, 16);
          return b;
        },
-       "unsupported ggml type id 16 (IQ2_XXS, not implemented by vatp) (tensor info #0 at offset 41)"},
+       "unsupported ggml type id 16 (IQ2_XXS, a type vatp does not support) (tensor info #0 at offset 41)"},
       {"removed tensor type id",
        [] {
          auto b = one_tensor_file(DType::F32, {4}, 16);

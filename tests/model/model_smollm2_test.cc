@@ -1,7 +1,5 @@
 #include <gtest/gtest.h>
 
-#include "common/model_path.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -9,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/model_path.h"
 #include "core/thread_pool.h"
 #include "kernels/kernel_table.h"
 #include "model/model.h"

@@ -2,12 +2,11 @@
 
 #include <gtest/gtest.h>
 
-#include "common/model_path.h"
-
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 
+#include "common/model_path.h"
 #include "core/thread_pool.h"
 #include "model/model.h"
 

@@ -21,5 +21,8 @@ void add_tokenize_commands(CLI::App& app, CommandFn& selected);
 void add_synth_command(CLI::App& app, CommandFn& selected);
 void add_run_command(CLI::App& app, CommandFn& selected);
 void add_ppl_command(CLI::App& app, CommandFn& selected);
+void add_eval_commands(CLI::App& app, CommandFn& selected);
+
+// `vatp eval` tasks (cmd_eval_<task>.cc), registered on the `eval` parent by cmd_eval.cc.
 
 }  // namespace vatp::cli

@@ -1,1 +1,2 @@
-// Module eval: see docs/architecture.md.
+// Anchors the vatp_eval library while the module is header-heavy.
+namespace vatp::eval {}

@@ -75,28 +75,12 @@ Result<std::string> read_text_file(const std::string& path) {
 // The prompt text, wrapped in the chat template when --chat is given.
 Result<std::string> build_prompt(const RunFlags& f, const std::string& user_text, const model::Model& m) {
   if (!f.chat) return user_text;
-  tokenizer::ChatFormat fmt;
-  if (!f.chat_template.empty()) {
-    VATP_ASSIGN_OR_RETURN(fmt.kind, tokenizer::chat_template_from_name(f.chat_template));
-  } else {
-    const gguf::Value* v = m.gguf().find("tokenizer.chat_template");
-    if (v == nullptr) {
-      return invalid_argument(
-          "--chat: the model has no tokenizer.chat_template; name one with --chat-template");
-    }
-    VATP_ASSIGN_OR_RETURN(std::string_view jinja, v->as_string());
-    auto detected = tokenizer::detect_chat_template(jinja);
-    if (!detected.is_ok()) {
-      return detected.status().with_context(
-          "--chat: the model's chat template is not recognised; name one with "
-          "--chat-template (llama2, vicuna, chatml, llama3, mistral)");
-    }
-    fmt = std::move(*detected);
-  }
+  auto fmt = tokenizer::chat_format_for(m.gguf(), f.chat_template);
+  if (!fmt.is_ok()) return fmt.status().with_context("--chat");
   std::vector<tokenizer::ChatMessage> msgs;
   if (!f.system.empty()) msgs.push_back({"system", f.system});
   msgs.push_back({"user", user_text});
-  return tokenizer::apply_chat_template(fmt, msgs, /*add_generation_prompt=*/true);
+  return tokenizer::apply_chat_template(*fmt, msgs, /*add_generation_prompt=*/true);
 }
 
 nlohmann::json stats_json(const runtime::SessionStats& s, int n_ctx, int threads) {
@@ -138,7 +122,8 @@ Status run_generate(const RunFlags& f, const CLI::App& sub) {
   VATP_ASSIGN_OR_RETURN(so.kv_policy, policy::config_from_flags(f.kv));
   VATP_ASSIGN_OR_RETURN(so.kv_type, kvcache::kv_type_from_name(f.kv_type));
   if (f.kv_rerotate) {
-    return unimplemented("--kv-rerotate is not available in this version: keys stay rotated at their original positions");
+    return unimplemented(
+        "--kv-rerotate is not available in this version: keys stay rotated at their original positions");
   }
   so.n_ctx = f.n_ctx > 0 ? f.n_ctx : std::min(model->config().n_ctx_train, kDefaultCtxCap);
   so.n_batch = f.batch;
@@ -235,7 +220,8 @@ void add_run_command(CLI::App& app, CommandFn& selected) {
   opt("--kv-window", fl->kv.window, "Observation window (scissorhands, snapkv)");
   opt("--kv-seed", fl->kv.seed, "Seed of the random policy");
   cmd->add_option("--kv-type", fl->kv_type, "KV cache storage: f16 (default) | f32");
-  cmd->add_flag("--kv-rerotate", fl->kv_rerotate, "Re-rotate keys to cache positions (not available in this version)");
+  cmd->add_flag("--kv-rerotate", fl->kv_rerotate,
+                "Re-rotate keys to cache positions (not available in this version)");
   cmd->callback([fl, cmd, &selected] { selected = [fl, cmd] { return run_generate(*fl, *cmd); }; });
 }
 

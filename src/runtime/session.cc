@@ -98,8 +98,10 @@ Status Session::eval(std::span<const int32_t> ids, float* logits, int64_t n_logi
   }
   for (int64_t i = 0; i < m; ++i) positions_[i] = static_cast<int32_t>(n_past_ + i);
   const bool decoding = evictor_ && n_past_ >= prompt_len_;
-  VATP_RETURN_IF_ERROR(model_.forward(ids.data(), positions_.data(), m, cache_, logits, n_logit_rows,
-                                      scratch_, pool_, evictor_ ? evictor_->request(decoding) : nullptr));
+  const model::AttentionStatsRequest* req = stats_override_;
+  if (req == nullptr && evictor_) req = evictor_->request(decoding);
+  VATP_RETURN_IF_ERROR(
+      model_.forward(ids.data(), positions_.data(), m, cache_, logits, n_logit_rows, scratch_, pool_, req));
   n_past_ += m;
   return Status::ok();
 }
@@ -182,6 +184,51 @@ Result<std::vector<int32_t>> Session::generate(std::span<const int32_t> prompt, 
   VATP_RETURN_IF_ERROR(check_fits(static_cast<int64_t>(prompt.size()), n_predict));
   VATP_RETURN_IF_ERROR(begin_policy(static_cast<int64_t>(prompt.size())));
   VATP_RETURN_IF_ERROR(prefill(prompt));
+  return continue_generation(prompt, n_predict, on_token);
+}
+
+Status Session::prefill_shared(std::span<const int32_t> prompt, const model::AttentionStatsRequest& req) {
+  if (n_past_ != 0) return invalid_argument("prefill_shared needs an empty session");
+  if (opts_.kv_policy.evict) return invalid_argument("prefill_shared needs a session without a KV policy");
+  if (prompt.empty()) return invalid_argument("the prompt is empty (no tokens to start from)");
+  VATP_RETURN_IF_ERROR(check_fits(static_cast<int64_t>(prompt.size()), 0));
+  evictor_.reset();
+  prompt_len_ = static_cast<int64_t>(prompt.size());
+  stats_override_ = &req;
+  const Status st = prefill(prompt);
+  stats_override_ = nullptr;
+  return st;
+}
+
+Status Session::fork_policy(const Session& src, const policy::PolicyConfig& cfg) {
+  if (&src.model_ != &model_ || src.opts_.n_ctx != opts_.n_ctx || src.opts_.kv_type != opts_.kv_type) {
+    return invalid_argument("fork_policy: the sessions differ in model, context or KV type");
+  }
+  reset();
+  opts_.kv_policy = cfg;
+  cache_ = src.cache_;
+  n_past_ = src.n_past_;
+  prompt_len_ = src.prompt_len_;
+  logits_ = src.logits_;
+  stats_.n_prompt = src.stats_.n_prompt;
+  stats_.prefill_seconds = src.stats_.prefill_seconds;
+  if (cfg.evict) {
+    VATP_ASSIGN_OR_RETURN(KvEvictor e, KvEvictor::create(cfg, prompt_len_, opts_.n_ctx));
+    if (policy::evicts_at(cfg, policy::Phase::kPrefillChunk)) {
+      return invalid_argument("fork_policy: policy " + cfg.name + " evicts during the prefill (chunked)");
+    }
+    evictor_.emplace(std::move(e));
+    evictor_->end_prefill(cache_);
+    VATP_RETURN_IF_ERROR(evict(policy::Phase::kPrefillEnd));
+  }
+  update_kv_stats();
+  return Status::ok();
+}
+
+Result<std::vector<int32_t>> Session::continue_generation(std::span<const int32_t> prompt, int n_predict,
+                                                          const TokenCallback& on_token) {
+  if (n_predict < 0) return invalid_argument("n_predict must be >= 0, got " + std::to_string(n_predict));
+  if (n_past_ + n_predict > opts_.n_ctx) VATP_RETURN_IF_ERROR(check_fits(0, n_predict));
   for (int32_t id : prompt) sampler_.accept(id);
 
   std::vector<int32_t> out;

@@ -102,6 +102,20 @@ class Session {
   Result<std::vector<int32_t>> generate(std::span<const int32_t> prompt, int n_predict,
                                         const TokenCallback& on_token);
 
+  // Decoding after a prefill done elsewhere (prefill, or fork_policy): prompt ids enter
+  // the repeat-penalty history, then the loop of generate().
+  Result<std::vector<int32_t>> continue_generation(std::span<const int32_t> prompt, int n_predict,
+                                                   const TokenCallback& on_token);
+
+  // Sweeps share one prefill among policies whose schedule does not evict during the
+  // prefill. prefill_shared runs the whole prompt with no policy on an empty session,
+  // gathering the statistics `req` asks for (the union of the policies' requests).
+  // fork_policy then makes this (empty) session a copy of `src` under `cfg`: same cache,
+  // positions and logits, then the policy's end-of-prefill eviction — the state a
+  // prefill under `cfg` would have left (same logits; tests/eval/sweep_test.cc).
+  Status prefill_shared(std::span<const int32_t> prompt, const model::AttentionStatsRequest& req);
+  Status fork_policy(const Session& src, const policy::PolicyConfig& cfg);
+
   // Empties the cache, restarts the sampler (same seed) and zeroes the stats.
   void reset();
 
@@ -143,6 +157,7 @@ class Session {
   std::vector<int32_t> positions_;  // [n_batch] positions of the chunk being run
   std::optional<KvEvictor> evictor_;
   int64_t prompt_len_ = 0;
+  const model::AttentionStatsRequest* stats_override_ = nullptr;  // prefill_shared only
 };
 
 }  // namespace vatp::runtime

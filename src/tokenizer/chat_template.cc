@@ -131,4 +131,24 @@ std::string apply_chat_template(const ChatFormat& fmt, const std::vector<ChatMes
   return out;
 }
 
+Result<ChatFormat> chat_format_for(const gguf::GgufFile& file, std::string_view name) {
+  ChatFormat fmt;
+  if (!name.empty()) {
+    VATP_ASSIGN_OR_RETURN(fmt.kind, chat_template_from_name(name));
+    return fmt;
+  }
+  const gguf::Value* v = file.find("tokenizer.chat_template");
+  if (v == nullptr) {
+    return invalid_argument("the model has no tokenizer.chat_template; name one with --chat-template");
+  }
+  VATP_ASSIGN_OR_RETURN(std::string_view jinja, v->as_string());
+  auto detected = detect_chat_template(jinja);
+  if (!detected.is_ok()) {
+    return detected.status().with_context(
+        "the model's chat template is not recognised; name one with --chat-template (llama2, vicuna, "
+        "chatml, llama3, mistral)");
+  }
+  return std::move(*detected);
+}
+
 }  // namespace vatp::tokenizer

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "gguf/gguf.h"
 
 namespace vatp::tokenizer {
 
@@ -28,6 +29,10 @@ struct ChatFormat {
 const char* chat_template_name(ChatTemplate t);
 Result<ChatTemplate> chat_template_from_name(std::string_view name);  // llama2 vicuna chatml llama3 mistral
 Result<ChatFormat> detect_chat_template(std::string_view jinja);
+
+// The format for a model: `name` if given (chat_template_from_name), else detected from
+// the file's tokenizer.chat_template; a clear error when it has none or it is unknown.
+Result<ChatFormat> chat_format_for(const gguf::GgufFile& file, std::string_view name);
 
 // The prompt text; with add_generation_prompt the assistant turn is opened.
 std::string apply_chat_template(const ChatFormat& fmt, const std::vector<ChatMessage>& msgs,

@@ -1,0 +1,218 @@
+// The generation sweep on SmolLM2: a run forked from the shared prefill decodes exactly
+// as a separate run under the same policy; runs.jsonl resumes; bad records are errors.
+#include "eval/sweep.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/model_path.h"
+#include "eval/prompt.h"
+#include "kernels/kernel_table.h"
+#include "policy/flags.h"
+#include "runtime/session.h"
+
+namespace vatp::eval {
+namespace {
+
+class SweepSmol : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const std::string path = testing_util::default_model_path();
+    if (!std::filesystem::exists(path)) return;
+    kt_ = new kernels::KernelTable(kernels::make_kernel_table(kernels::detect_isa()));
+    auto m = model::Model::load(path, *kt_);
+    ASSERT_TRUE(m.is_ok()) << m.status().to_string();
+    model_ = std::move(*m).release();
+    auto t = tokenizer::Tokenizer::from_gguf(model_->gguf());
+    ASSERT_TRUE(t.is_ok()) << t.status().to_string();
+    tok_ = new tokenizer::Tokenizer(std::move(*t));
+    pool_ = new ThreadPool(2);
+  }
+  static void TearDownTestSuite() {
+    delete pool_;
+    delete tok_;
+    delete model_;
+    delete kt_;
+    pool_ = nullptr;
+    tok_ = nullptr;
+    model_ = nullptr;
+    kt_ = nullptr;
+  }
+  void SetUp() override {
+    if (model_ == nullptr)
+      GTEST_SKIP() << "SmolLM2 GGUF not found (set VATP_MODEL or run scripts/fetch-model.sh)";
+  }
+  static std::string text() {
+    std::string s = "Notes from the archive. ";
+    for (int i = 0; i < 30; ++i) {
+      s += "Entry " + std::to_string(i) + ": the keeper of shelf " + std::to_string(i * 7 % 13) +
+           " recorded " + std::to_string(i * 31 % 97) + " boxes of letters. ";
+    }
+    return s + "The secret code is 4721. Question: what is the secret code? Answer:";
+  }
+  static kernels::KernelTable* kt_;
+  static model::Model* model_;
+  static tokenizer::Tokenizer* tok_;
+  static ThreadPool* pool_;
+};
+kernels::KernelTable* SweepSmol::kt_ = nullptr;
+model::Model* SweepSmol::model_ = nullptr;
+tokenizer::Tokenizer* SweepSmol::tok_ = nullptr;
+ThreadPool* SweepSmol::pool_ = nullptr;
+
+TEST_F(SweepSmol, ForkedRunEqualsSeparateRunSlow) {
+  const std::vector<int32_t> prompt = tok_->encode(text(), true, false);
+  ASSERT_GT(prompt.size(), 300u);
+  runtime::SessionOptions so;
+  so.n_ctx = static_cast<int>(prompt.size()) + 16;
+  so.sampling.temp = 0.0f;
+  auto source = runtime::Session::create(*model_, *tok_, *pool_, so);
+  auto worker = runtime::Session::create(*model_, *tok_, *pool_, so);
+  ASSERT_TRUE(source.is_ok() && worker.is_ok());
+  // One shared prefill gathering every statistic the policies below need.
+  model::AttentionStatsRequest req;
+  req.accumulate = true;
+  req.last = true;
+  req.window_start =
+      static_cast<int32_t>(prompt.size()) - 400 > 0 ? static_cast<int32_t>(prompt.size()) - 400 : 0;
+  ASSERT_TRUE((*source)->prefill_shared(prompt, req).is_ok());
+  for (const char* name : {"full", "streaming", "h2o", "vatp", "scissorhands", "tova", "knorm"}) {
+    SCOPED_TRACE(name);
+    policy::PolicyFlags f;
+    f.policy = name;
+    if (std::string(name) != "full") f.budget = "0.5";
+    if (std::string(name) == "vatp") f.sinks = "4";
+    auto cfg = policy::config_from_flags(f);
+    ASSERT_TRUE(cfg.is_ok()) << cfg.status().to_string();
+    ASSERT_TRUE((*worker)->fork_policy(**source, *cfg).is_ok());
+    std::vector<float> forked_logits((*worker)->last_logits(),
+                                     (*worker)->last_logits() + (*worker)->n_vocab());
+    const int64_t forked_evicted = (*worker)->stats().tokens_evicted;
+    auto forked = (*worker)->continue_generation(prompt, 8, nullptr);
+    ASSERT_TRUE(forked.is_ok()) << forked.status().to_string();
+
+    runtime::SessionOptions o2 = so;
+    o2.kv_policy = *cfg;
+    auto alone = runtime::Session::create(*model_, *tok_, *pool_, o2);
+    ASSERT_TRUE(alone.is_ok());
+    ASSERT_TRUE((*alone)->begin_policy(static_cast<int64_t>(prompt.size())).is_ok());
+    ASSERT_TRUE((*alone)->prefill(prompt).is_ok());
+    for (int v = 0; v < (*alone)->n_vocab(); ++v)
+      ASSERT_EQ(forked_logits[v], (*alone)->last_logits()[v]) << v;
+    EXPECT_EQ((*alone)->stats().tokens_evicted, forked_evicted);
+    auto sep = (*alone)->continue_generation(prompt, 8, nullptr);
+    ASSERT_TRUE(sep.is_ok());
+    EXPECT_EQ(*forked, *sep);
+    for (int v = 0; v < (*alone)->n_vocab(); ++v)
+      ASSERT_EQ((*worker)->last_logits()[v], (*alone)->last_logits()[v]) << v;
+  }
+}
+
+TEST_F(SweepSmol, SweepWritesResumesAndRejectsBadRecords) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "vatp_sweep_test";
+  std::filesystem::remove_all(dir);
+  std::vector<Sample> samples(2);
+  for (int i = 0; i < 2; ++i) {
+    samples[i].task = "code";
+    samples[i].id = std::to_string(i);
+    samples[i].prompt = text();
+    samples[i].chat = false;
+    samples[i].max_new_tokens = 4;
+    samples[i].answers = {"4721"};
+  }
+  samples[1].prompt += " ";
+  ScoreFn score = [](const Sample& s, std::string_view pred) {
+    return pred.find(s.answers[0]) != std::string_view::npos ? 1.0 : 0.0;
+  };
+  SweepOptions o;
+  o.policies = {"full", "h2o", "snapkv"};
+  o.budgets = {"0.5", "64"};
+  o.out_dir = dir.string();
+  o.progress = false;
+  o.command_line = "test";
+  ModelRef m{*model_, *tok_, *pool_};
+  auto s1 = run_generation_sweep(m, samples, score, o);
+  ASSERT_TRUE(s1.is_ok()) << s1.status().to_string();
+  EXPECT_EQ(s1->runs_done, 2 * 5);
+  EXPECT_EQ(s1->cells.size(), 5u);
+  for (const char* f : {"runs.jsonl", "summary.json", "summary.csv", "summary.md"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir / f)) << f;
+  }
+  auto s2 = run_generation_sweep(m, samples, score, o);
+  ASSERT_TRUE(s2.is_ok()) << s2.status().to_string();
+  EXPECT_EQ(s2->runs_done, 0);
+  EXPECT_EQ(s2->runs_skipped, 10);
+  for (size_t i = 0; i < s1->cells.size(); ++i) EXPECT_EQ(s1->cells[i].score, s2->cells[i].score);
+
+  // A partial last line (interrupted write) is dropped and that run redone.
+  {
+    std::ofstream out(dir / "runs.jsonl", std::ios::app);
+    out << "{\"task\": \"code\", \"id\"";
+  }
+  auto s3 = run_generation_sweep(m, samples, score, o);
+  ASSERT_TRUE(s3.is_ok()) << s3.status().to_string();
+  EXPECT_EQ(s3->runs_done, 0);
+  // A malformed complete line is an error naming the file and line.
+  {
+    std::ofstream out(dir / "runs.jsonl", std::ios::app);
+    out << "not json\n";
+  }
+  auto s4 = run_generation_sweep(m, samples, score, o);
+  ASSERT_FALSE(s4.is_ok());
+  EXPECT_NE(s4.status().message().find("runs.jsonl:11"), std::string::npos) << s4.status().to_string();
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(SweepSmol, TruncateMiddleKeepsHeadAndTail) {
+  std::string t;
+  for (int i = 0; i < 200; ++i) t += "word" + std::to_string(i) + " ";
+  auto same = truncate_middle(*tok_, t, 100000);
+  ASSERT_TRUE(same.is_ok());
+  EXPECT_EQ(*same, t);
+  auto cut = truncate_middle(*tok_, t, 64);
+  ASSERT_TRUE(cut.is_ok());
+  EXPECT_EQ(cut->rfind("word0 ", 0), 0u) << *cut;
+  EXPECT_NE(cut->find("word199 "), std::string::npos);
+  EXPECT_EQ(cut->find("word100 "), std::string::npos);
+  EXPECT_LE(tok_->encode(*cut, true, false).size(), 66u);
+}
+
+TEST_F(SweepSmol, BadSettingsAreErrors) {
+  std::vector<Sample> samples(1);
+  samples[0].task = "t";
+  samples[0].id = "0";
+  samples[0].prompt = "Hello";
+  samples[0].chat = false;
+  ScoreFn score = [](const Sample&, std::string_view) { return 0.0; };
+  ModelRef m{*model_, *tok_, *pool_};
+  auto expect_error = [&](SweepOptions o, const std::string& needle) {
+    auto r = run_generation_sweep(m, samples, score, o);
+    ASSERT_FALSE(r.is_ok()) << needle;
+    EXPECT_NE(r.status().message().find(needle), std::string::npos) << r.status().to_string();
+  };
+  SweepOptions o;
+  o.progress = false;
+  expect_error(o, "output directory");
+  o.out_dir = (std::filesystem::temp_directory_path() / "vatp_sweep_bad").string();
+  o.policies = {"h2o", "nosuch"};
+  expect_error(o, "nosuch");
+  o.policies = {"h2o", "h2o"};
+  expect_error(o, "twice");
+  o.policies = {"h2o"};
+  o.budgets = {"0"};
+  expect_error(o, "budget");
+  o.budgets = {"0.5"};
+  o.n_ctx = 4;
+  samples[0].prompt = "Hello, this prompt is longer than four tokens for sure.";
+  expect_error(o, "context");
+  std::filesystem::remove_all(o.out_dir);
+}
+
+}  // namespace
+}  // namespace vatp::eval

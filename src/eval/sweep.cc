@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "eval/prompt.h"
+#include "eval/sweep_common.h"
 #include "eval/sweep_report.h"
 #include "runtime/kv_evictor.h"
 #include "runtime/session.h"
@@ -22,94 +23,6 @@ namespace vatp::eval {
 namespace {
 
 using nlohmann::json;
-
-struct RunSpec {
-  std::string policy, budget;  // labels
-  policy::PolicyConfig cfg;
-};
-
-Result<std::vector<RunSpec>> expand_runs(const SweepOptions& o) {
-  if (o.policies.empty()) return invalid_argument("no policies to run (--policies)");
-  std::vector<RunSpec> runs;
-  std::set<std::string> seen;
-  for (const std::string& p : o.policies) {
-    if (!seen.insert(p).second) return invalid_argument("policy '" + p + "' is listed twice");
-    policy::PolicyFlags f = o.overrides;
-    f.policy = p;
-    if (p == "full") {
-      f.budget.reset();
-      auto cfg = policy::config_from_flags(f);
-      if (!cfg.is_ok()) return cfg.status().with_context("policy " + p);
-      runs.push_back({p, "1", std::move(*cfg)});
-      continue;
-    }
-    if (o.budgets.empty()) return invalid_argument("no budgets to run (--budgets)");
-    for (const std::string& b : o.budgets) {
-      f.budget = b;
-      auto cfg = policy::config_from_flags(f);
-      if (!cfg.is_ok()) return cfg.status().with_context("policy " + p + " at budget " + b);
-      runs.push_back({p, b, std::move(*cfg)});
-    }
-  }
-  return runs;
-}
-
-// The union of two prefill statistics requests, if one prefill can serve both.
-bool merge_request(model::AttentionStatsRequest& into, const model::AttentionStatsRequest& r) {
-  if (into.reduce != r.reduce) return false;
-  if (into.window_start != INT32_MAX && r.window_start != INT32_MAX && into.window_start != r.window_start) {
-    return false;
-  }
-  into.accumulate = into.accumulate || r.accumulate;
-  into.last = into.last || r.last;
-  into.window_start = std::min(into.window_start, r.window_start);
-  return true;
-}
-
-std::string run_key(const std::string& task, const std::string& id, const std::string& policy,
-                    const std::string& budget) {
-  return task + '\t' + id + '\t' + policy + '\t' + budget;
-}
-
-// Runs already in runs.jsonl. A last line without its newline (interrupted write) is
-// dropped; any other malformed line is an error naming the line.
-Result<std::vector<json>> load_runs(const std::filesystem::path& path) {
-  std::vector<json> out;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return out;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string all = ss.str();
-  size_t begin = 0;
-  int line_no = 0;
-  while (begin < all.size()) {
-    ++line_no;
-    const size_t nl = all.find('\n', begin);
-    if (nl == std::string::npos) break;  // partial last line
-    const std::string line = all.substr(begin, nl - begin);
-    begin = nl + 1;
-    if (line.empty()) continue;
-    json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("task") || !j.contains("id") ||
-        !j.contains("policy") || !j.contains("budget") || !j.contains("score")) {
-      return invalid_argument(path.string() + ":" + std::to_string(line_no) +
-                              ": not a run record (delete the file to start over)");
-    }
-    out.push_back(std::move(j));
-  }
-  return out;
-}
-
-std::string fmt_duration(double s) {
-  char buf[32];
-  const long t = static_cast<long>(s + 0.5);
-  if (t >= 3600) {
-    std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
-  } else {
-    std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
-  }
-  return buf;
-}
 
 struct RunOutcome {
   std::string prediction;
@@ -138,30 +51,17 @@ Result<SweepSummary> run_generation_sweep(const ModelRef& m, std::span<const Sam
   using Clock = std::chrono::steady_clock;
   if (opts.out_dir.empty()) return invalid_argument("an output directory is required (-o)");
   if (samples.empty()) return invalid_argument("no samples to run");
-  VATP_ASSIGN_OR_RETURN(std::vector<RunSpec> runs, expand_runs(opts));
+  VATP_ASSIGN_OR_RETURN(std::vector<RunSpec> runs, expand_runs(opts.policies, opts.budgets, opts.overrides));
 
   std::error_code ec;
   fs::create_directories(opts.out_dir, ec);
   if (ec) return io_error("cannot create " + opts.out_dir + ": " + ec.message());
   const fs::path runs_path = fs::path(opts.out_dir) / "runs.jsonl";
-  std::vector<json> records;
-  if (opts.resume) {
-    VATP_ASSIGN_OR_RETURN(records, load_runs(runs_path));
-  } else {
-    fs::remove(runs_path, ec);
-  }
-  std::set<std::string> done;
-  for (const json& r : records) {
-    done.insert(run_key(r["task"].get<std::string>(), r["id"].get<std::string>(),
-                        r["policy"].get<std::string>(), r["budget"].get<std::string>()));
-  }
-  // Rewrite the file without a possibly partial last line, then append.
-  {
-    std::ofstream out(runs_path, std::ios::binary | std::ios::trunc);
-    for (const json& r : records) out << r.dump() << '\n';
-    if (!out) return io_error("cannot write " + runs_path.string());
-  }
-  std::ofstream runs_out(runs_path, std::ios::binary | std::ios::app);
+  VATP_ASSIGN_OR_RETURN(RunLog log,
+                        RunLog::open(runs_path.string(), opts.resume, {"task", "id", "policy", "budget"}));
+  auto key = [](const std::string& task, const std::string& id, const RunSpec& r) {
+    return task + '\t' + id + '\t' + r.policy + '\t' + r.budget + '\t';
+  };
 
   // Prompts and the context they need.
   std::optional<tokenizer::ChatFormat> chat;
@@ -203,11 +103,8 @@ Result<SweepSummary> run_generation_sweep(const ModelRef& m, std::span<const Sam
   VATP_ASSIGN_OR_RETURN(auto worker, runtime::Session::create(m.model, m.tok, m.pool, so));
 
   SweepSummary summary;
-  const int64_t total = static_cast<int64_t>(samples.size() * runs.size());
-  int64_t finished = 0;
+  Progress progress(static_cast<int64_t>(samples.size() * runs.size()), opts.progress);
   const auto t_start = Clock::now();
-  double run_seconds_sum = 0.0;
-  int64_t runs_timed = 0;
 
   for (size_t si = 0; si < samples.size(); ++si) {
     const Sample& sample = samples[si];
@@ -221,9 +118,9 @@ Result<SweepSummary> run_generation_sweep(const ModelRef& m, std::span<const Sam
     std::vector<Group> groups;
     std::vector<size_t> standalone;
     for (size_t ri = 0; ri < runs.size(); ++ri) {
-      if (done.count(run_key(sample.task, sample.id, runs[ri].policy, runs[ri].budget))) {
+      if (log.done(key(sample.task, sample.id, runs[ri]))) {
         ++summary.runs_skipped;
-        ++finished;
+        progress.skip();
         continue;
       }
       const policy::PolicyConfig& cfg = runs[ri].cfg;
@@ -259,24 +156,9 @@ Result<SweepSummary> run_generation_sweep(const ModelRef& m, std::span<const Sam
                   {"budget", runs[ri].budget},    {"score", sc},       {"pred", o.prediction},
                   {"answers", sample.answers},    {"n_prompt", plen},  {"n_generated", o.n_generated},
                   {"kv_fraction", o.kv_fraction}, {"seconds", seconds}};
-      runs_out << rec.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
-      runs_out.flush();
-      if (!runs_out) return io_error("cannot append to " + runs_path.string());
-      records.push_back(std::move(rec));
+      VATP_RETURN_IF_ERROR(log.append(std::move(rec)));
       ++summary.runs_done;
-      ++finished;
-      run_seconds_sum += seconds;
-      ++runs_timed;
-      if (opts.progress) {
-        const double elapsed = std::chrono::duration<double>(Clock::now() - t_start).count();
-        const double eta = runs_timed > 0 ? (total - finished) * (elapsed / runs_timed) : 0.0;
-        std::fprintf(stderr, "\r[%lld/%lld] %5.1f%%  elapsed %s  ETA %s  %s/%s %s@%s        ",
-                     static_cast<long long>(finished), static_cast<long long>(total),
-                     100.0 * finished / std::max<int64_t>(1, total), fmt_duration(elapsed).c_str(),
-                     fmt_duration(eta).c_str(), sample.task.c_str(), sample.id.c_str(),
-                     runs[ri].policy.c_str(), runs[ri].budget.c_str());
-        std::fflush(stderr);
-      }
+      progress.done(sample.task + "/" + sample.id + " " + runs[ri].policy + "@" + runs[ri].budget);
       return Status::ok();
     };
     auto ctx_of = [&](size_t ri) {
@@ -315,7 +197,7 @@ Result<SweepSummary> run_generation_sweep(const ModelRef& m, std::span<const Sam
       VATP_RETURN_IF_ERROR(finish_run(ri, *o, std::chrono::duration<double>(Clock::now() - t1).count()));
     }
   }
-  if (opts.progress) std::fprintf(stderr, "\n");
+  progress.finish();
   summary.seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
 
   // Cells over the records of this sweep's samples and runs (a resumed file may hold more).
@@ -332,7 +214,7 @@ Result<SweepSummary> run_generation_sweep(const ModelRef& m, std::span<const Sam
       }
     }
   }
-  for (const json& r : records) {
+  for (const json& r : log.records()) {
     const std::string task = r["task"].get<std::string>();
     if (!sample_keys.count(task + '\t' + r["id"].get<std::string>())) continue;
     auto it = cells.find({task, r["policy"].get<std::string>(), r["budget"].get<std::string>()});

@@ -34,23 +34,23 @@ struct SweepOptions {
   std::vector<std::string> policies = {"full"};
   std::vector<std::string> budgets = {"0.5"};
   policy::PolicyFlags overrides;
-  std::string out_dir;              // required
-  std::string chat_template;        // "" = the model's own (tokenizer/chat_template.h names)
-  std::string system_prompt;        // optional system turn for chat samples
-  int n_ctx = 0;                    // 0 = longest prompt + its max_new_tokens
+  std::string out_dir;        // required
+  std::string chat_template;  // "" = the model's own (tokenizer/chat_template.h names)
+  std::string system_prompt;  // optional system turn for chat samples
+  int n_ctx = 0;              // 0 = longest prompt + its max_new_tokens
   kvcache::KvType kv_type = kvcache::KvType::F16;
-  bool resume = true;               // skip runs already in OUT/runs.jsonl
-  bool progress = true;             // progress line with ETA on stderr
-  std::string command_line;         // recorded in summary.json / summary.md
+  bool resume = true;        // skip runs already in OUT/runs.jsonl
+  bool progress = true;      // progress line with ETA on stderr
+  std::string command_line;  // recorded in summary.json / summary.md
 };
 
 // One (task, policy, budget) cell: mean per-sample score × 100.
 struct SweepCell {
   std::string task, policy, budget;
   int64_t n = 0;
-  double score = 0.0;          // mean × 100, unrounded
-  double seconds = 0.0;        // wall time of its runs
-  double mean_kv_fraction = 0; // KV bytes held after the prefill / full cache
+  double score = 0.0;           // mean × 100, unrounded
+  double seconds = 0.0;         // wall time of its runs
+  double mean_kv_fraction = 0;  // KV bytes held after the prefill / full cache
 };
 
 struct SweepSummary {

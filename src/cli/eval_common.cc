@@ -1,0 +1,110 @@
+#include "cli/eval_common.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+
+#include "kvcache/kv_cache.h"
+
+namespace vatp::cli {
+
+void add_model_flags(CLI::App* cmd, ModelFlags& f) {
+  cmd->add_option("-m,--model", f.model, "GGUF model file")->required();
+  cmd->add_option("-t,--threads", f.threads, "Threads (default: hardware threads)");
+}
+
+Result<LoadedModel> load_model(const ModelFlags& f) {
+  if (f.threads < 0) return invalid_argument("-t must be >= 1, got " + std::to_string(f.threads));
+  if (!std::filesystem::exists(f.model)) return not_found("model file not found: " + f.model);
+  LoadedModel lm;
+  lm.kt = std::make_unique<kernels::KernelTable>(kernels::make_kernel_table(kernels::detect_isa()));
+  VATP_ASSIGN_OR_RETURN(lm.model, model::Model::load(f.model, *lm.kt));
+  VATP_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::from_gguf(lm.model->gguf()));
+  lm.tok = std::make_unique<tokenizer::Tokenizer>(std::move(tok));
+  const int threads =
+      f.threads > 0 ? f.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  lm.pool = std::make_unique<ThreadPool>(threads);
+  return lm;
+}
+
+void add_sweep_flags(CLI::App* cmd, SweepFlags& f) {
+  cmd->add_option("--policies", f.policies,
+                  "Comma-separated KV policy presets (default full,streaming,h2o,vatp)");
+  cmd->add_option("--budgets", f.budgets, "Comma-separated budgets: fractions of the prompt or token counts");
+  cmd->add_option("-o,--out", f.out_dir, "Output directory (runs.jsonl, summary.*, plots)")->required();
+  cmd->add_flag("--no-resume", f.no_resume, "Start over instead of skipping runs already in OUT/runs.jsonl");
+  cmd->add_flag("-q,--quiet", f.quiet, "No progress line");
+  cmd->add_option("-c,--ctx-size", f.n_ctx, "Context (default: longest prompt + its answer)");
+  cmd->add_option("--kv-type", f.kv_type, "KV cache element type: f16 | f32");
+  cmd->add_option("--chat-template", f.chat_template,
+                  "Template name: llama2, vicuna, chatml, llama3, mistral");
+  cmd->add_option("--system", f.system, "System message for chat prompts");
+  auto opt = [&](const char* name, std::optional<std::string>& dst, const char* help) {
+    cmd->add_option_function<std::string>(
+        name, [&dst](const std::string& v) { dst = v; }, help);
+  };
+  opt("--kv-sinks", f.kv.sinks, "First tokens always kept (all policies)");
+  opt("--kv-recent", f.kv.recent, "Newest tokens always kept");
+  opt("--kv-schedule", f.kv.schedule, "oneshot | continuous | chunked");
+  opt("--kv-chunk", f.kv.chunk, "Prefill chunk for the chunked schedule");
+  opt("--kv-group", f.kv.group, "GQA reduction of query-head scores: sum | mean");
+  opt("--kv-value-norm", f.kv.value_norm, "Value weighting: none | l1 | l2");
+  opt("--kv-window", f.kv.window, "Observation window (scissorhands, snapkv)");
+  opt("--kv-seed", f.kv.seed, "Seed of the random policy");
+}
+
+Result<std::vector<std::string>> split_list(const std::string& flag, const std::string& s) {
+  std::vector<std::string> out;
+  size_t begin = 0;
+  while (true) {
+    const size_t comma = s.find(',', begin);
+    std::string item = s.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
+    if (item.empty()) return invalid_argument(flag + ": empty item in '" + s + "'");
+    out.push_back(std::move(item));
+    if (comma == std::string::npos) break;
+    begin = comma + 1;
+  }
+  return out;
+}
+
+Result<eval::SweepOptions> sweep_options(const SweepFlags& f, const std::string& command_line) {
+  eval::SweepOptions o;
+  VATP_ASSIGN_OR_RETURN(o.policies, split_list("--policies", f.policies));
+  VATP_ASSIGN_OR_RETURN(o.budgets, split_list("--budgets", f.budgets));
+  if (f.out_dir.empty()) return invalid_argument("-o OUTDIR is required");
+  if (f.n_ctx < 0) return invalid_argument("-c must be > 0, got " + std::to_string(f.n_ctx));
+  o.out_dir = f.out_dir;
+  o.resume = !f.no_resume;
+  o.progress = !f.quiet;
+  o.n_ctx = f.n_ctx;
+  VATP_ASSIGN_OR_RETURN(o.kv_type, kvcache::kv_type_from_name(f.kv_type));
+  o.chat_template = f.chat_template;
+  o.system_prompt = f.system;
+  o.overrides = f.kv;
+  o.command_line = command_line;
+  return o;
+}
+
+std::string command_line_of(const CLI::App& leaf) {
+  std::vector<std::string> names;
+  for (const CLI::App* a = &leaf; a != nullptr && a->get_parent() != nullptr; a = a->get_parent()) {
+    names.push_back(a->get_name());
+  }
+  std::string out = "vatp";
+  for (auto it = names.rbegin(); it != names.rend(); ++it) out += " " + *it;
+  for (const CLI::Option* opt : leaf.get_options()) {
+    if (opt->count() == 0 || opt->get_name() == "--help") continue;
+    const std::string name = opt->get_name(/*positional=*/false, /*all_options=*/false);
+    if (opt->get_type_size() == 0) {
+      out += " " + name;
+      continue;
+    }
+    for (const std::string& v : opt->results()) {
+      const bool quote = v.find_first_of(" \t\"'$") != std::string::npos;
+      out += " " + name + " " + (quote ? "'" + v + "'" : v);
+    }
+  }
+  return out;
+}
+
+}  // namespace vatp::cli

@@ -1,0 +1,59 @@
+// Flags and set-up shared by the `vatp eval` tasks that run a model: the model and
+// threads, and the sweep over KV policies × budgets (eval/sweep.h).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "eval/sweep.h"
+#include "kernels/kernel_table.h"
+#include "model/model.h"
+#include "policy/flags.h"
+#include "tokenizer/tokenizer.h"
+
+namespace vatp::cli {
+
+struct ModelFlags {
+  std::string model;
+  int threads = 0;  // 0: hardware threads
+};
+void add_model_flags(CLI::App* cmd, ModelFlags& f);
+
+// A loaded model with its tokenizer and thread pool (members in dependency order).
+struct LoadedModel {
+  std::unique_ptr<kernels::KernelTable> kt;
+  std::unique_ptr<model::Model> model;
+  std::unique_ptr<tokenizer::Tokenizer> tok;
+  std::unique_ptr<ThreadPool> pool;
+  eval::ModelRef ref() const { return {*model, *tok, *pool}; }
+};
+Result<LoadedModel> load_model(const ModelFlags& f);
+
+struct SweepFlags {
+  std::string policies = "full,streaming,h2o,vatp";
+  std::string budgets = "0.5,0.25,0.1";
+  std::string out_dir;
+  bool no_resume = false;
+  bool quiet = false;
+  int n_ctx = 0;
+  std::string kv_type = "f16";
+  std::string chat_template, system;
+  policy::PolicyFlags kv;  // other --kv-* flags, applied to every policy
+};
+// --policies --budgets -o --no-resume --quiet -c --kv-type --chat-template --system and
+// --kv-sinks/--kv-recent/--kv-schedule/--kv-chunk/--kv-group/--kv-value-norm/--kv-window/--kv-seed.
+void add_sweep_flags(CLI::App* cmd, SweepFlags& f);
+// argv is recorded in the summaries as the command line.
+Result<eval::SweepOptions> sweep_options(const SweepFlags& f, const std::string& command_line);
+
+// Splits "a,b,c" (empty items are an error naming the flag).
+Result<std::vector<std::string>> split_list(const std::string& flag, const std::string& s);
+
+// The command line as typed, for summaries: "vatp eval ruler -m ...".
+std::string command_line_of(const CLI::App& leaf);
+
+}  // namespace vatp::cli

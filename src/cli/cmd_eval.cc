@@ -9,6 +9,7 @@ void add_eval_commands(CLI::App& app, CommandFn& selected) {
       "eval", "Measure what KV policies cost in quality (fidelity, RULER, passkey, LongBench)");
   eval->require_subcommand(1);
   // One line per task (declared in command.h).
+  add_eval_longbench_commands(*eval, selected);
   (void)selected;
 }
 

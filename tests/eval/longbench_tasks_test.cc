@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "eval/longbench_metrics.h"
@@ -42,6 +44,32 @@ TEST(LongBenchTasks, PromptsAreUpstreamStrings) {
   EXPECT_EQ(retr.substr(retr.size() - 17), "\n\nThe answer is: ");
   EXPECT_NE(prompt_template("multi_news")->find("summary of all news. \n\nNews:\n{context}"),
             std::string::npos);
+}
+
+// Every prompt equals the JSON of specs/eval.md §1.3 (three ```json blocks).
+TEST(LongBenchTasks, PromptsEqualTheSpecJson) {
+  const std::string spec_path = std::string(VATP_SHARED_DIR) + "/specs/eval.md";
+  std::ifstream in(spec_path);
+  if (!in) GTEST_SKIP() << "spec not found: " << spec_path << " (../shared is absent)";
+  const std::string spec((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t begin = spec.find("### 1.3"), end = spec.find("### 1.4");
+  ASSERT_NE(begin, std::string::npos);
+  ASSERT_NE(end, std::string::npos);
+  size_t pos = begin, blocks = 0, checked = 0;
+  while ((pos = spec.find("```json\n", pos)) < end) {
+    const size_t close = spec.find("```", pos + 8);
+    const auto j = nlohmann::json::parse(spec.substr(pos + 8, close - pos - 8));
+    for (const auto& [task, tmpl] : j.items()) {
+      const auto mine = prompt_template(task);
+      ASSERT_TRUE(mine.is_ok()) << task;
+      EXPECT_EQ(*mine, tmpl.get<std::string>()) << task;
+      ++checked;
+    }
+    ++blocks;
+    pos = close + 3;
+  }
+  EXPECT_EQ(blocks, 3u);
+  EXPECT_EQ(checked, 16u);
 }
 
 TEST(LongBenchTasks, FillIsOnePassLikeStrFormat) {

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   vatp::cli::add_tokenize_commands(app, selected);
   vatp::cli::add_synth_command(app, selected);
   vatp::cli::add_eval_commands(app, selected);
+  vatp::cli::add_inspect_command(app, selected);
 
   try {
     app.parse(argc, argv);

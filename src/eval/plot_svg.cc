@@ -476,7 +476,9 @@ Result<std::string> render_svg(const Heatmap& h) {
   const double left = 70, top = h.title.empty() ? 20 : 40;
   const double grid_w = cw * h.cols, grid_h = ch * h.rows;
   const double bar_x = left + grid_w + 24, bar_w = 16;
-  const int width = static_cast<int>(std::ceil(bar_x + bar_w + 90));
+  // Wide enough for the title too (about 7.5 px per character at 15 px).
+  const int width = static_cast<int>(
+      std::ceil(std::max(bar_x + bar_w + 90, 7.5 * static_cast<double>(h.title.size()) + 40)));
   const int height = static_cast<int>(std::ceil(top + grid_h + 56));
   VATP_RETURN_IF_ERROR(check_size(std::max(width, 200), std::max(height, 150)));
   const int W = std::max(width, 200), H = std::max(height, 150);

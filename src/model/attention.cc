@@ -11,7 +11,7 @@
 namespace vatp::model {
 namespace {
 
-constexpr int kMaxQ = 16;      // query rows (tokens × heads of one group) per block
+constexpr int kMaxQ = 64;      // query rows (tokens × heads of one group) per block
 constexpr int kMaxRanges = 4;  // row ranges per KV head run in parallel (fixed: deterministic sums)
 
 struct Shape {

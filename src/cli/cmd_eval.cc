@@ -10,6 +10,7 @@ void add_eval_commands(CLI::App& app, CommandFn& selected) {
   eval->require_subcommand(1);
   // One line per task (declared in command.h).
   add_eval_longbench_commands(*eval, selected);
+  add_eval_ruler_commands(*eval, selected);  // ruler, passkey
   (void)selected;
 }
 

@@ -26,5 +26,6 @@ void add_inspect_command(CLI::App& app, CommandFn& selected);
 
 // `vatp eval` tasks (cmd_eval_<task>.cc), registered on the `eval` parent by cmd_eval.cc.
 void add_eval_longbench_commands(CLI::App& eval, CommandFn& selected);
+void add_eval_ruler_commands(CLI::App& eval, CommandFn& selected);  // ruler, passkey
 
 }  // namespace vatp::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   vatp::cli::add_synth_command(app, selected);
   vatp::cli::add_eval_commands(app, selected);
   vatp::cli::add_inspect_command(app, selected);
+  vatp::cli::add_bench_command(app, selected);
 
   try {
     app.parse(argc, argv);

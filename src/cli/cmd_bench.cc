@@ -1,0 +1,157 @@
+// `vatp bench`: llama-bench-style prefill (pp) and decode (tg) throughput, with the
+// decode's achieved memory bandwidth against a streaming-read test of this machine.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/command.h"
+#include "core/thread_pool.h"
+#include "kernels/kernel_table.h"
+#include "model/model.h"
+#include "policy/flags.h"
+#include "runtime/bandwidth.h"
+#include "runtime/bench.h"
+#include "tokenizer/tokenizer.h"
+
+namespace vatp::cli {
+namespace {
+
+struct BenchFlags {
+  std::string model;
+  runtime::BenchOptions opts;
+  std::string depths = "0";
+  int threads = 0;  // 0: hardware threads
+  bool json = false;
+  bool no_bw = false;
+  policy::PolicyFlags kv;
+  std::string kv_type = "f16";
+};
+
+std::string kv_label(const runtime::BenchResult& r, const BenchFlags& f) {
+  if (!r.policy) return "full";
+  return f.kv.policy + (f.kv.budget ? " " + *f.kv.budget : std::string());
+}
+
+Status run_bench_cmd(BenchFlags f, const CLI::App& sub) {
+  if (f.model.empty()) return invalid_argument("-m MODEL.gguf is required");
+  if (sub.count("-t") > 0 && f.threads < 1)
+    return invalid_argument("-t must be >= 1, got " + std::to_string(f.threads));
+  VATP_ASSIGN_OR_RETURN(f.opts.depths, runtime::parse_depths(f.depths));
+  VATP_RETURN_IF_ERROR(runtime::validate(f.opts));
+  VATP_ASSIGN_OR_RETURN(f.opts.kv_policy, policy::config_from_flags(f.kv));
+  VATP_ASSIGN_OR_RETURN(f.opts.kv_type, kvcache::kv_type_from_name(f.kv_type));
+  if (!std::filesystem::exists(f.model)) return not_found("model file not found: " + f.model);
+
+  const kernels::KernelTable kt = kernels::make_kernel_table(kernels::detect_isa());
+  VATP_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> model, model::Model::load(f.model, kt));
+  VATP_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::from_gguf(model->gguf()));
+  const int threads =
+      f.threads > 0 ? f.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ThreadPool pool(threads);
+
+  double bw = 0.0;
+  if (!f.no_bw) {
+    VATP_ASSIGN_OR_RETURN(runtime::BandwidthResult b, runtime::measure_read_bandwidth(pool));
+    bw = b.gb_per_s;
+  }
+  auto progress = [&](const std::string& what) {
+    if (!f.json) std::fprintf(stderr, "running %s ...\n", what.c_str());
+  };
+  VATP_ASSIGN_OR_RETURN(std::vector<runtime::BenchResult> res,
+                        runtime::run_bench(*model, tok, pool, f.opts, progress));
+
+  const double size_gib = static_cast<double>(model->weight_bytes()) / (1024.0 * 1024.0 * 1024.0);
+  if (f.json) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const runtime::BenchResult& r : res) {
+      arr.push_back({{"model", f.model},
+                     {"model_size", model->weight_bytes()},
+                     {"threads", threads},
+                     {"test", r.test},
+                     {"n_prompt", r.n_prompt},
+                     {"n_gen", r.n_gen},
+                     {"n_depth", r.depth},
+                     {"kv", kv_label(r, f)},
+                     {"kv_type", f.kv_type},
+                     {"samples_ts", r.tok_per_s},
+                     {"avg_ts", r.ts.mean},
+                     {"stddev_ts", r.ts.sd},
+                     {"bytes_per_token", r.bytes_per_token},
+                     {"samples_gbs", r.gb_per_s},
+                     {"avg_gbs", r.gbs.mean},
+                     {"kv_bytes_used", r.kv_bytes_used},
+                     {"bandwidth_gbs", bw}});
+    }
+    std::printf("%s\n", arr.dump(2).c_str());
+    return Status::ok();
+  }
+  std::printf("model %s: %.2f GiB, %d layers, dim %d; %d threads, KV %s, ISA %s\n", f.model.c_str(), size_gib,
+              model->config().n_layers, model->config().dim, threads, f.kv_type.c_str(),
+              kernels::isa_name(kt.isa));
+  if (bw > 0) {
+    std::printf("memory bandwidth (streaming read, %d threads): %.1f GB/s\n\n", threads, bw);
+  } else {
+    std::printf("memory bandwidth: not measured (--no-bw-test)\n\n");
+  }
+  std::printf("| %-16s | %-12s | %20s | %9s | %9s | %7s |\n", "test", "kv", "t/s", "MB/token", "GB/s",
+              "% BW");
+  std::printf("| %-16s | %-12s | %20s | %9s | %9s | %7s |\n", "----------------", "------------",
+              "-------------------:", "--------:", "--------:", "------:");
+  for (const runtime::BenchResult& r : res) {
+    const std::string name = r.test + (r.depth > 0 ? " @ d" + std::to_string(r.depth) : std::string());
+    char ts[64];
+    std::snprintf(ts, sizeof ts, "%.2f ± %.2f", r.ts.mean, r.ts.sd);
+    if (r.n_gen > 0) {
+      char pct[32] = "-";
+      if (bw > 0) std::snprintf(pct, sizeof pct, "%.1f", 100.0 * r.gbs.mean / bw);
+      std::printf("| %-16s | %-12s | %21s | %9.1f | %9.2f | %7s |\n", name.c_str(), kv_label(r, f).c_str(),
+                  ts, r.bytes_per_token / 1e6, r.gbs.mean, pct);
+    } else {
+      std::printf("| %-16s | %-12s | %21s | %9s | %9s | %7s |\n", name.c_str(), kv_label(r, f).c_str(), ts,
+                  "-", "-", "-");
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, CommandFn& selected) {
+  auto fl = std::make_shared<BenchFlags>();
+  CLI::App* cmd = app.add_subcommand("bench", "Measure prefill and decode throughput (llama-bench style)");
+  cmd->add_option("-m,--model", fl->model, "GGUF model file");
+  cmd->add_option("-p,--n-prompt", fl->opts.n_prompt,
+                  "Prompt tokens of the pp test; 0 skips it (default 512)");
+  cmd->add_option("-n,--n-gen", fl->opts.n_gen, "Tokens of the tg test; 0 skips it (default 128)");
+  cmd->add_option("-d,--depth", fl->depths, "Comma-separated KV depths to test at (default 0)");
+  cmd->add_option("-r,--repetitions", fl->opts.reps, "Repetitions of each test (default 5)");
+  cmd->add_option("-t,--threads", fl->threads, "Threads (default: hardware threads)");
+  cmd->add_option("-b,--batch-size", fl->opts.n_batch, "Prompt tokens per forward call (default 512)");
+  cmd->add_flag("--json", fl->json, "Print the results as JSON on stdout instead of the table");
+  cmd->add_flag("--no-bw-test", fl->no_bw, "Skip the memory-bandwidth test");
+  // KV compression, as in `vatp run` (docs/policies.md); applies to tg tests at depth > 0.
+  cmd->add_option("--kv-policy", fl->kv.policy,
+                  "full, streaming, h2o, vatp, scissorhands, vatp-scissorhands, tova, snapkv, knorm, random");
+  auto opt = [&](const char* name, std::optional<std::string>& dst, const char* help) {
+    cmd->add_option_function<std::string>(
+        name, [&dst](const std::string& v) { dst = v; }, help);
+  };
+  opt("--kv-budget", fl->kv.budget, "Tokens kept: a count (512) or a fraction of the depth (0.25)");
+  opt("--kv-sinks", fl->kv.sinks, "First tokens always kept");
+  opt("--kv-recent", fl->kv.recent, "Newest tokens always kept");
+  opt("--kv-schedule", fl->kv.schedule, "oneshot | continuous | chunked");
+  opt("--kv-chunk", fl->kv.chunk, "Prefill chunk for the chunked schedule");
+  opt("--kv-group", fl->kv.group, "GQA reduction of query-head scores: sum | mean");
+  opt("--kv-value-norm", fl->kv.value_norm, "Value weighting: none | l1 | l2");
+  opt("--kv-window", fl->kv.window, "Observation window (scissorhands, snapkv)");
+  opt("--kv-seed", fl->kv.seed, "Seed of the random policy");
+  cmd->add_option("--kv-type", fl->kv_type, "KV cache storage: f16 (default) | f32");
+  cmd->callback([fl, cmd, &selected] { selected = [fl, cmd] { return run_bench_cmd(*fl, *cmd); }; });
+}
+
+}  // namespace vatp::cli

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "eval/sweep_common.h"
+#include "eval/sweep_report.h"
 #include "runtime/kv_evictor.h"
 #include "runtime/session.h"
 
@@ -317,6 +318,17 @@ Result<std::vector<FidelityCell>> run_fidelity(const ModelRef& m, std::span<cons
   VATP_RETURN_IF_ERROR(write(stem + ".csv", csv.str()));
   VATP_RETURN_IF_ERROR(
       write(stem + ".md", "Command: `" + o.command_line + "`\n\n" + fidelity_markdown(cells, o.streaming)));
+  std::vector<BudgetPoint> kl, top1;
+  for (const FidelityCell& c : cells) {
+    if (c.positions == 0) continue;
+    kl.push_back({c.policy, c.budget, c.kl_mean});
+    top1.push_back({c.policy, c.budget, c.top1});
+  }
+  VATP_RETURN_IF_ERROR(write_budget_plot((fs::path(o.out_dir) / (stem + "_kl.svg")).string(),
+                                         "mean KL(full ‖ policy) vs KV budget", "mean KL (nats)", kl, true));
+  VATP_RETURN_IF_ERROR(write_budget_plot((fs::path(o.out_dir) / (stem + "_top1.svg")).string(),
+                                         "top-1 agreement with the full cache vs KV budget",
+                                         "top-1 agreement (%)", top1, false));
   return cells;
 }
 

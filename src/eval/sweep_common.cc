@@ -20,7 +20,8 @@ Result<std::vector<RunSpec>> expand_runs(const std::vector<std::string>& policie
     policy::PolicyFlags f = overrides;
     f.policy = p;
     if (p == "full") {
-      f.budget.reset();
+      f = policy::PolicyFlags{};  // the full cache has no settings to override
+      f.policy = p;
       auto cfg = policy::config_from_flags(f);
       if (!cfg.is_ok()) return cfg.status().with_context("policy " + p);
       runs.push_back({p, "1", std::move(*cfg)});

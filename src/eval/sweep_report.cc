@@ -9,6 +9,9 @@
 #include <sstream>
 #include <vector>
 
+#include "eval/plot_svg.h"
+#include "policy/flags.h"
+
 namespace vatp::eval {
 namespace {
 
@@ -82,6 +85,53 @@ std::string sweep_markdown(const SweepSummary& s) {
   return md.str();
 }
 
+Status write_budget_plot(const std::string& path, const std::string& title, const std::string& y_label,
+                         const std::vector<BudgetPoint>& points, bool log_y) {
+  std::vector<std::string> policies;
+  std::set<std::string> seen;
+  double bmin = 0, bmax = 0;
+  bool any_budget = false, all_fraction = true;
+  for (const BudgetPoint& p : points) {
+    if (seen.insert(p.policy).second) policies.push_back(p.policy);
+    if (p.policy == "full") continue;
+    VATP_ASSIGN_OR_RETURN(policy::Budget b, policy::parse_budget(p.budget));
+    all_fraction = all_fraction && b.kind == policy::Budget::Kind::kFraction;
+    bmin = any_budget ? std::min(bmin, b.value) : b.value;
+    bmax = any_budget ? std::max(bmax, b.value) : b.value;
+    any_budget = true;
+  }
+  if (!any_budget) return Status::ok();  // only the full cache: nothing to plot against
+  plot::XyChart c;
+  c.title = title;
+  c.x = plot::Axis(all_fraction ? "KV budget (fraction of the prompt)" : "KV budget", plot::Scale::kLog);
+  c.y = plot::Axis(y_label, log_y ? plot::Scale::kLog : plot::Scale::kLinear);
+  for (const std::string& name : policies) {
+    std::vector<std::pair<double, double>> xy;
+    for (const BudgetPoint& p : points) {
+      if (p.policy != name) continue;
+      if (name == "full") {
+        xy = {{bmin, p.value}, {bmax, p.value}};
+        break;
+      }
+      VATP_ASSIGN_OR_RETURN(policy::Budget b, policy::parse_budget(p.budget));
+      xy.emplace_back(b.value, p.value);
+    }
+    std::sort(xy.begin(), xy.end());
+    std::vector<double> x, y;
+    for (const auto& [a, b] : xy) {
+      if (log_y && b <= 0) continue;  // a zero on a log axis has no place; the table has it
+      x.push_back(a);
+      y.push_back(b);
+    }
+    if (x.empty()) continue;
+    plot::Series ser = plot::line_series(name, std::move(x), std::move(y));
+    ser.mark = name == "full" ? plot::Mark::kLine : plot::Mark::kLineAndPoints;
+    c.series.push_back(std::move(ser));
+  }
+  if (c.series.empty()) return Status::ok();
+  return plot::write_svg(path, c);
+}
+
 Status write_sweep_report(const std::string& out_dir, const SweepSummary& s,
                           const std::string& command_line) {
   namespace fs = std::filesystem;
@@ -111,6 +161,16 @@ Status write_sweep_report(const std::string& out_dir, const SweepSummary& s,
   std::string md =
       "Scores × 100 (mean over samples). Command: `" + command_line + "`\n\n" + sweep_markdown(s);
   VATP_RETURN_IF_ERROR(write_file(dir / "summary.md", md));
+  const Axes a = axes_of(s);
+  for (const std::string& t : a.tasks) {
+    std::vector<BudgetPoint> pts;
+    for (const SweepCell& c : s.cells) {
+      if (c.task == t && c.n > 0) pts.push_back({c.policy, c.budget, c.score});
+    }
+    VATP_RETURN_IF_ERROR(write_budget_plot((dir / ("score_" + t + ".svg")).string(),
+                                           t + ": score vs KV budget", "score (× 100)", pts,
+                                           /*log_y=*/false));
+  }
   return Status::ok();
 }
 

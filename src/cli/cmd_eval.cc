@@ -11,6 +11,7 @@ void add_eval_commands(CLI::App& app, CommandFn& selected) {
   // One line per task (declared in command.h).
   add_eval_longbench_commands(*eval, selected);
   add_eval_ruler_commands(*eval, selected);  // ruler, passkey
+  add_eval_fidelity_commands(*eval, selected);
   (void)selected;
 }
 

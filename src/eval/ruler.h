@@ -30,8 +30,8 @@ std::vector<std::string> ruler_task_names();
 Result<std::vector<Sample>> ruler_samples(const std::string& task, int64_t max_seq_length, int n_samples,
                                           uint64_t seed, const TokenCounter& count);
 
-// §2.4 postprocess_pred: strip, every [\x00-\x1f] becomes "\n", strip again (Python
-// str.strip, Unicode whitespace).
+// §2.4 postprocess_pred: strip, every [\x00-\x1f] becomes "\n", strip again, with
+// Python's str semantics (eval/py_string.h: Unicode whitespace and lower-casing).
 std::string ruler_postprocess(std::string_view prediction);
 
 // Per-sample string_match_all: the fraction of `refs` found (case-insensitive substring)

@@ -526,6 +526,8 @@ TEST(RulerScore, StringMatchAllAndPart) {
   EXPECT_EQ(string_match_all_one("CAPABLE-Radiosonde", {"capable-radiosonde"}), 1.0);
   EXPECT_EQ(string_match_all_one("abc", {"ABC"}), 1.0);
   EXPECT_EQ(string_match_all_one("ab\tc", {"ab c"}), 0.0);
+  EXPECT_EQ(string_match_all_one("JALAPE\xc3\x91O", {"jalape\xc3\xb1o"}),
+            1.0);  // Python lower() folds \u00d1
   EXPECT_EQ(string_match_all_one("VAR ABC VAR DEF", {"abc", "def", "ghi", "jkl"}), 0.5);
   EXPECT_EQ(string_match_part_one("VAR ABC", {"abc", "def"}), 1.0);
   EXPECT_EQ(string_match_part_one("none", {"abc", "def"}), 0.0);

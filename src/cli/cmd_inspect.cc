@@ -75,6 +75,12 @@ Status run_inspect(const InspectFlags& f, const CLI::App& sub) {
   VATP_ASSIGN_OR_RETURN(io.layers, runtime::parse_layer_list(f.layers, n_layers));
   if (!f.plot_layers.empty()) {
     VATP_ASSIGN_OR_RETURN(ro.plot_layers, runtime::parse_layer_list(f.plot_layers, n_layers));
+    // Checked before the prefill, which can take a while.
+    for (int l : ro.plot_layers) {
+      if (!std::binary_search(io.layers.begin(), io.layers.end(), l)) {
+        return invalid_argument("layer " + std::to_string(l) + " is plotted but not traced (see --layers)");
+      }
+    }
   }
 
   std::vector<int32_t> ids = tok.encode(text, /*add_special=*/true, /*parse_special=*/false);

@@ -67,9 +67,9 @@ Result<std::vector<Rendered>> vt_samples(int64_t max_seq_length, int n_samples, 
     return render(icl_layout, draw_names(rng, 3), "12345");
   };
   const Fit icl_fit{"vt (one-shot example)", 500, 0, 5, 0};
-  VATP_ASSIGN_OR_RETURN(const Rendered icl_first,
-                        fitted(icl_gen, count, icl_fit, search_size(icl_gen, icl_gen, count, icl_fit)));
-  (void)icl_first;  // icl_layout now holds the layout of the accepted example
+  // Only the layout of the accepted example (the last one drawn) is kept.
+  VATP_RETURN_IF_ERROR(
+      fitted(icl_gen, count, icl_fit, search_size(icl_gen, icl_gen, count, icl_fit)).status());
   const Layout icl = icl_layout;
 
   const Generate gen = [&](int64_t n) {

@@ -71,9 +71,11 @@ def main():
 
     os.makedirs(a.img, exist_ok=True)
     rel_img = os.path.relpath(a.img, os.path.dirname(a.doc))
-    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                           text=True).stdout.strip()
+    # VATP_REV: the revision of a build made from an export (no .git there).
+    rev = os.environ.get("VATP_REV") or subprocess.run(["git", "rev-parse", "--short", "HEAD"],
+                                                       capture_output=True, text=True).stdout.strip()
+    dirty = "" if os.environ.get("VATP_REV") else subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout.strip()
     t = times(a.out)
     md = []
     md.append("# What each KV policy costs in quality: SmolLM2-135M-Instruct\n")

@@ -1,5 +1,8 @@
 // A persistent pool of worker threads. parallel_for splits [0, n) into chunks taken
 // from an atomic counter; the calling thread works too. No allocation per call.
+// Decode issues a few hundred small parallel_for calls per token, so waking sleeping
+// workers through a condition variable each time costs a good part of the work:
+// workers and caller first poll the atomics for a short while, and only then sleep.
 #pragma once
 
 #include <atomic>
@@ -39,9 +42,13 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable cv_start_;
   std::condition_variable cv_done_;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  // Published with release by the caller, read with acquire by the workers: a new
+  // generation means a new job in fn_/n_/grain_ (or stop_).
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};   // workers still busy with the current job
+  std::atomic<int> sleeping_{0};  // workers blocked on cv_start_
+  std::atomic<bool> caller_sleeping_{false};
+  std::atomic<bool> stop_{false};
 
   // The job of the current generation.
   const RangeFn* fn_ = nullptr;

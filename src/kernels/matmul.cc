@@ -47,51 +47,84 @@ ActView quantize_acts(const KernelTable& kt, DType act_type, const float* x, int
   return a;
 }
 
-void matmul_acts(const KernelTable& kt, const WeightView& w, const ActView& a, float* y, ThreadPool& pool) {
-  const TypeKernels& k = kt.at(w.type);
-  VATP_CHECK(k.vec_dot != nullptr);
-  VATP_CHECK(k.vec_dot_type == a.type && a.cols == w.cols);
+namespace {
+
+// Output rows [r0, r1) of y = a · wᵀ: each weight row is read once per 4 tokens (4×4
+// tiles where the table has them) and the rows stay in cache across the token blocks.
+void rows_range(const TypeKernels& k, const WeightView& w, const ActView& a, float* y, int64_t r0,
+                int64_t r1) {
   const auto* wbase = static_cast<const uint8_t*>(w.data);
   const auto* abase = static_cast<const uint8_t*>(a.data);
   const int64_t rows = w.rows, m = a.m;
-  // Chunks of rows, small enough to balance the threads, large enough to amortize
-  // the scheduling; within a chunk each weight row is read once per 4 tokens (4×4
-  // tiles where the table has them) and the chunk's rows stay in cache across the
-  // token blocks.
-  const int64_t per_thread = rows / (4 * static_cast<int64_t>(pool.size()));
-  const int64_t grain = (std::clamp<int64_t>(per_thread, 8, 64) + 3) / 4 * 4;  // whole 4×4 tiles
-  pool.parallel_for(rows, grain, [&](int64_t r0, int64_t r1, int) {
-    int64_t t = 0;
-    if (k.vec_dot4 != nullptr || k.vec_dot4x4 != nullptr) {
-      for (; t + 4 <= m; t += 4) {
-        const uint8_t* at = abase + static_cast<size_t>(t) * a.row_bytes;
-        int64_t r = r0;
-        if (k.vec_dot4x4 != nullptr) {
-          for (; r + 4 <= r1; r += 4) {
-            k.vec_dot4x4(w.cols, wbase + static_cast<size_t>(r) * w.row_bytes, w.row_bytes, at, a.row_bytes,
-                         &y[t * rows + r], static_cast<size_t>(rows));
-          }
+  int64_t t = 0;
+  if (k.vec_dot4 != nullptr || k.vec_dot4x4 != nullptr) {
+    for (; t + 4 <= m; t += 4) {
+      const uint8_t* at = abase + static_cast<size_t>(t) * a.row_bytes;
+      int64_t r = r0;
+      if (k.vec_dot4x4 != nullptr) {
+        for (; r + 4 <= r1; r += 4) {
+          k.vec_dot4x4(w.cols, wbase + static_cast<size_t>(r) * w.row_bytes, w.row_bytes, at, a.row_bytes,
+                       &y[t * rows + r], static_cast<size_t>(rows));
         }
-        for (; r < r1; ++r) {
-          const uint8_t* wr = wbase + static_cast<size_t>(r) * w.row_bytes;
-          if (k.vec_dot4 != nullptr) {
-            float out[4];
-            k.vec_dot4(w.cols, wr, at, a.row_bytes, out);
-            for (int64_t j = 0; j < 4; ++j) y[(t + j) * rows + r] = out[j];
-          } else {
-            for (int64_t j = 0; j < 4; ++j)
-              k.vec_dot(w.cols, wr, at + j * a.row_bytes, &y[(t + j) * rows + r]);
-          }
+      }
+      for (; r < r1; ++r) {
+        const uint8_t* wr = wbase + static_cast<size_t>(r) * w.row_bytes;
+        if (k.vec_dot4 != nullptr) {
+          float out[4];
+          k.vec_dot4(w.cols, wr, at, a.row_bytes, out);
+          for (int64_t j = 0; j < 4; ++j) y[(t + j) * rows + r] = out[j];
+        } else {
+          for (int64_t j = 0; j < 4; ++j) k.vec_dot(w.cols, wr, at + j * a.row_bytes, &y[(t + j) * rows + r]);
         }
       }
     }
-    for (; t < m; ++t) {
-      const uint8_t* at = abase + static_cast<size_t>(t) * a.row_bytes;
-      for (int64_t r = r0; r < r1; ++r) {
-        k.vec_dot(w.cols, wbase + static_cast<size_t>(r) * w.row_bytes, at, &y[t * rows + r]);
-      }
+  }
+  for (; t < m; ++t) {
+    const uint8_t* at = abase + static_cast<size_t>(t) * a.row_bytes;
+    for (int64_t r = r0; r < r1; ++r) {
+      k.vec_dot(w.cols, wbase + static_cast<size_t>(r) * w.row_bytes, at, &y[t * rows + r]);
+    }
+  }
+}
+
+// Chunks of rows, small enough to balance the threads, large enough to amortize the
+// scheduling; whole 4×4 tiles.
+int64_t row_grain(int64_t rows, int n_threads) {
+  const int64_t per_thread = rows / (4 * static_cast<int64_t>(n_threads));
+  return (std::clamp<int64_t>(per_thread, 8, 64) + 3) / 4 * 4;
+}
+
+}  // namespace
+
+void matmul_acts_multi(const KernelTable& kt, const MatmulJob* jobs, int n_jobs, const ActView& a,
+                       ThreadPool& pool) {
+  VATP_CHECK(n_jobs >= 1 && n_jobs <= kMaxMatmulJobs);
+  int64_t grain[kMaxMatmulJobs], first[kMaxMatmulJobs + 1];
+  first[0] = 0;
+  for (int j = 0; j < n_jobs; ++j) {
+    const WeightView& w = *jobs[j].w;
+    const TypeKernels& k = kt.at(w.type);
+    VATP_CHECK(k.vec_dot != nullptr);
+    VATP_CHECK(k.vec_dot_type == a.type && a.cols == w.cols);
+    grain[j] = row_grain(w.rows, pool.size());
+    first[j + 1] = first[j] + (w.rows + grain[j] - 1) / grain[j];
+  }
+  // One parallel_for over the chunks of all the weights: one wake-up of the workers
+  // instead of one per weight (decode runs Q, K, V and gate, up this way).
+  pool.parallel_for(first[n_jobs], 1, [&](int64_t u0, int64_t u1, int) {
+    for (int64_t u = u0; u < u1; ++u) {
+      int j = 0;
+      while (first[j + 1] <= u) ++j;
+      const WeightView& w = *jobs[j].w;
+      const int64_t r0 = (u - first[j]) * grain[j];
+      rows_range(kt.at(w.type), w, a, jobs[j].y, r0, std::min(w.rows, r0 + grain[j]));
     }
   });
+}
+
+void matmul_acts(const KernelTable& kt, const WeightView& w, const ActView& a, float* y, ThreadPool& pool) {
+  const MatmulJob job{&w, y};
+  matmul_acts_multi(kt, &job, 1, a, pool);
 }
 
 void matmul(const KernelTable& kt, const WeightView& w, const float* x, int64_t m, float* y,

@@ -68,6 +68,16 @@ ActView quantize_acts(const KernelTable& kt, DType act_type, const float* x, int
 // VATP_CHECKs a.type == vec_dot_type of w.type and a.cols == w.cols.
 void matmul_acts(const KernelTable& kt, const WeightView& w, const ActView& a, float* y, ThreadPool& pool);
 
+// Several weights that share the activations (same vec_dot_type and cols), in one
+// parallel_for: jobs[j].y = a · jobs[j].wᵀ. Same results as matmul_acts per job.
+struct MatmulJob {
+  const WeightView* w = nullptr;
+  float* y = nullptr;
+};
+inline constexpr int kMaxMatmulJobs = 4;
+void matmul_acts_multi(const KernelTable& kt, const MatmulJob* jobs, int n_jobs, const ActView& a,
+                       ThreadPool& pool);
+
 // quantize_acts + matmul_acts. x: m × w.cols f32; y: m × w.rows f32.
 void matmul(const KernelTable& kt, const WeightView& w, const float* x, int64_t m, float* y,
             MatmulScratch& scratch, ThreadPool& pool);

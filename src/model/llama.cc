@@ -55,9 +55,8 @@ Status Model::forward(const int32_t* tokens, const int32_t* positions, int64_t m
     if (L.wq.type == L.wk.type && L.wk.type == L.wv.type) {
       const kernels::ActView a =
           kernels::quantize_acts(kt_, kt_.at(L.wq.type).vec_dot_type, s.h.data(), m, dim, s.mm, pool);
-      kernels::matmul_acts(kt_, L.wq, a, s.q.data(), pool);
-      kernels::matmul_acts(kt_, L.wk, a, s.k.data(), pool);
-      kernels::matmul_acts(kt_, L.wv, a, s.v.data(), pool);
+      const kernels::MatmulJob jobs[3] = {{&L.wq, s.q.data()}, {&L.wk, s.k.data()}, {&L.wv, s.v.data()}};
+      kernels::matmul_acts_multi(kt_, jobs, 3, a, pool);
     } else {
       kernels::matmul(kt_, L.wq, s.h.data(), m, s.q.data(), s.mm, pool);
       kernels::matmul(kt_, L.wk, s.h.data(), m, s.k.data(), s.mm, pool);
@@ -86,8 +85,8 @@ Status Model::forward(const int32_t* tokens, const int32_t* positions, int64_t m
     if (L.w_gate.type == L.w_up.type) {
       const kernels::ActView a =
           kernels::quantize_acts(kt_, kt_.at(L.w_gate.type).vec_dot_type, s.h.data(), m, dim, s.mm, pool);
-      kernels::matmul_acts(kt_, L.w_gate, a, s.gate.data(), pool);
-      kernels::matmul_acts(kt_, L.w_up, a, s.up.data(), pool);
+      const kernels::MatmulJob jobs[2] = {{&L.w_gate, s.gate.data()}, {&L.w_up, s.up.data()}};
+      kernels::matmul_acts_multi(kt_, jobs, 2, a, pool);
     } else {
       kernels::matmul(kt_, L.w_gate, s.h.data(), m, s.gate.data(), s.mm, pool);
       kernels::matmul(kt_, L.w_up, s.h.data(), m, s.up.data(), s.mm, pool);

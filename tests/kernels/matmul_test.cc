@@ -128,5 +128,40 @@ TEST(Matmul, SharedActivationsForSeveralWeights) {
   EXPECT_EQ(yb, yb2);
 }
 
+// matmul_acts_multi: several weights (of different row counts, one large enough to be
+// split into several chunks) in one call give exactly the per-weight results.
+TEST(Matmul, MultiWeightCallMatchesSeparateCalls) {
+  const KernelTable kt = make_kernel_table(detect_isa());
+  ThreadPool pool(2);
+  MatmulScratch scratch;
+  const int64_t cols = 256, m = 5;
+  scratch.reserve(m, cols);
+  const size_t rb = row_bytes(DType::Q4_0, cols);
+  const int64_t rows[3] = {300, 7, 64};
+  std::vector<std::vector<uint8_t>> w(3);
+  std::vector<WeightView> v(3);
+  for (int j = 0; j < 3; ++j) {
+    w[j].resize(rb * static_cast<size_t>(rows[j]));
+    const auto f = random_floats(rows[j] * cols, 10 + j);
+    for (int64_t r = 0; r < rows[j]; ++r)
+      quantize_row_ref(DType::Q4_0, f.data() + r * cols, w[j].data() + r * rb, cols);
+    v[j] = WeightView{DType::Q4_0, w[j].data(), rows[j], cols, rb};
+  }
+  const auto x = random_floats(m * cols, 4);
+  for (int64_t mm : {int64_t{1}, m}) {
+    const ActView a = quantize_acts(kt, kt.at(DType::Q4_0).vec_dot_type, x.data(), mm, cols, scratch, pool);
+    std::vector<std::vector<float>> one(3), multi(3);
+    MatmulJob jobs[3];
+    for (int j = 0; j < 3; ++j) {
+      one[j].assign(static_cast<size_t>(mm * rows[j]), 0.0f);
+      multi[j].assign(static_cast<size_t>(mm * rows[j]), -1.0f);
+      matmul_acts(kt, v[j], a, one[j].data(), pool);
+      jobs[j] = MatmulJob{&v[j], multi[j].data()};
+    }
+    matmul_acts_multi(kt, jobs, 3, a, pool);
+    for (int j = 0; j < 3; ++j) EXPECT_EQ(one[j], multi[j]) << "weight " << j << ", m " << mm;
+  }
+}
+
 }  // namespace
 }  // namespace vatp::kernels

@@ -161,6 +161,16 @@ void AttentionScratch::reserve(int n_threads, int n_kv_heads, int capacity, int 
   const size_t per = static_cast<size_t>(n_kv_heads) * kMaxRanges * static_cast<size_t>(capacity);
   acc.assign(per, 0.0f);
   win.assign(per, 0.0f);
+  dec_chunks = (capacity + kDecodeChunk - 1) / kDecodeChunk;
+  const size_t nkv = static_cast<size_t>(n_kv_heads), g = static_cast<size_t>(group_),
+               nch = static_cast<size_t>(dec_chunks);
+  dec_s.assign(nkv * g * static_cast<size_t>(cap_pad), 0.0f);
+  dec_o.assign(nkv * nch * g * hd, 0.0f);
+  dec_m.assign(nkv * nch * g, 0.0f);
+  dec_l.assign(nkv * nch * g, 0.0);
+  dec_w.assign(g * nch, 0.0f);
+  dec_ne.assign(nkv, 0);
+  dec_unit0.assign(nkv + 1, 0);
 }
 
 void attention(const kernels::KernelTable& kt, kvcache::KvCache& cache, int layer, const float* q,
@@ -176,6 +186,10 @@ void attention(const kernels::KernelTable& kt, kvcache::KvCache& cache, int laye
   VATP_CHECK(scratch.head_dim == sh.hd && scratch.n_kv == sh.n_kv && scratch.group == sh.group &&
              scratch.cap >= cache.capacity() && static_cast<int>(scratch.threads.size()) >= pool.size());
   const TileKernels& tk = tile_kernels(kt.isa);
+  if (m == 1) {
+    attention_decode(kt, cache, layer, q, pos[0], n_heads, out, stats, scratch, pool);
+    return;
+  }
 
   // Row blocks of `rows` tokens (rows × group query rows ≤ max_q), grouped into up to
   // kMaxRanges contiguous ranges per KV head: the parallel units.

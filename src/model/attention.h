@@ -59,6 +59,16 @@ class AttentionScratch {
   std::vector<Thread> threads;
   std::vector<float> acc, win;  // [n_kv_heads × kMaxRanges × capacity]
   int max_q = 0, cap = 0, cap_pad = 0, head_dim = 0, n_kv = 0, group = 0;
+
+  // Decode (one query token, attention_decode.cc): slot chunks of kDecodeChunk.
+  static constexpr int kDecodeChunk = 256;
+  int dec_chunks = 0;            // chunks per head at full capacity
+  std::vector<float> dec_s;      // [n_kv × group × cap_pad] scores, then probabilities
+  std::vector<float> dec_o;      // [n_kv × dec_chunks × group × head_dim] chunk outputs
+  std::vector<float> dec_m;      // [n_kv × dec_chunks × group] chunk maxima
+  std::vector<double> dec_l;     // [n_kv × dec_chunks × group] chunk exp sums
+  std::vector<float> dec_w;      // [group × dec_chunks] chunk weights of one head
+  std::vector<int> dec_ne, dec_unit0;  // [n_kv], [n_kv + 1]
 };
 
 // q: m × (n_heads × head_dim) (rotated); pos: m positions; out: m × (n_heads × head_dim).
@@ -67,5 +77,13 @@ class AttentionScratch {
 void attention(const kernels::KernelTable& kt, kvcache::KvCache& cache, int layer, const float* q,
                const int32_t* pos, int64_t m, int n_heads, float* out, const AttentionStatsRequest* stats,
                AttentionScratch& scratch, ThreadPool& pool);
+
+// The m == 1 case of attention(), which calls it: parallel over (KV head, chunk of
+// kDecodeChunk slots), chunks combined in a fixed order (thread-count independent).
+// Same statistics. Up to kDecodeChunk visible slots per head it gives the blocked
+// path's bits; beyond, the chunked softmax differs from it by rounding only.
+void attention_decode(const kernels::KernelTable& kt, kvcache::KvCache& cache, int layer, const float* q,
+                      int32_t pos, int n_heads, float* out, const AttentionStatsRequest* stats,
+                      AttentionScratch& scratch, ThreadPool& pool);
 
 }  // namespace vatp::model

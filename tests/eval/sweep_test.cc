@@ -114,7 +114,7 @@ TEST_F(SweepSmol, ForkedRunEqualsSeparateRunSlow) {
   }
 }
 
-TEST_F(SweepSmol, SweepWritesResumesAndRejectsBadRecords) {
+TEST_F(SweepSmol, SweepWritesResumesAndRejectsBadRecordsSlow) {
   const std::filesystem::path dir = std::filesystem::temp_directory_path() / "vatp_sweep_test";
   std::filesystem::remove_all(dir);
   std::vector<Sample> samples(2);

@@ -96,8 +96,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const RangeFn& fn) {
 }
 
 void ThreadPool::run_on_all(const std::function<void(int thread)>& fn) {
-  const RangeFn per_thread = [&](int64_t begin, int64_t, int) { fn(static_cast<int>(begin)); };
-  parallel_for(n_threads_, 1, per_thread);
+  parallel_for(n_threads_, 1, [&](int64_t begin, int64_t, int) { fn(static_cast<int>(begin)); });
 }
 
 }  // namespace vatp

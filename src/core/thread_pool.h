@@ -9,8 +9,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace vatp {
@@ -25,9 +27,27 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
 
+  // A non-owning reference to a callable fn(begin, end, thread): unlike std::function
+  // it never allocates, which keeps the decode path (hundreds of calls per token, most
+  // with lambdas capturing more than std::function stores inline) allocation-free.
+  // Only as a parameter: it must not outlive the callable it was made from.
+  class RangeFn {
+   public:
+    template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, RangeFn>>>
+    RangeFn(F&& f)  // NOLINT(google-explicit-constructor): lambdas convert implicitly
+        : obj_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+          call_([](void* o, int64_t b, int64_t e, int t) {
+            (*static_cast<std::remove_reference_t<F>*>(o))(b, e, t);
+          }) {}
+    void operator()(int64_t b, int64_t e, int t) const { call_(obj_, b, e, t); }
+
+   private:
+    void* obj_;
+    void (*call_)(void*, int64_t, int64_t, int);
+  };
+
   // Calls fn(begin, end, thread_index) over disjoint ranges covering [0, n), each of
   // at most `grain` items. Returns when all are done. thread_index < size().
-  using RangeFn = std::function<void(int64_t begin, int64_t end, int thread)>;
   void parallel_for(int64_t n, int64_t grain, const RangeFn& fn);
 
   // Calls fn(i) once for each i in [0, size()), spread over the threads.

@@ -144,7 +144,9 @@ Result<std::vector<BenchResult>> run_bench(const model::Model& m, const tokenize
   const double wbytes = decode_weight_bytes(m);
 
   SessionOptions full_opts;
-  full_opts.n_ctx = max_depth + std::max(o.n_prompt, o.n_gen);
+  // Room for the deepest test and for the warm-up (kWarmup tokens, then one decode step).
+  constexpr int kWarmup = 32;
+  full_opts.n_ctx = max_depth + std::max({o.n_prompt, o.n_gen, kWarmup + 1});
   full_opts.n_batch = o.n_batch;
   full_opts.kv_type = o.kv_type;
   full_opts.sampling.temp = 0.0f;
@@ -160,9 +162,9 @@ Result<std::vector<BenchResult>> run_bench(const model::Model& m, const tokenize
   std::mt19937_64 rng(o.seed);
   // Warm-up: pages of the weights in memory, threads started, caches warm.
   {
-    const std::vector<int32_t> ids = random_tokens(std::min(32, full_opts.n_ctx - 1), n_vocab, rng);
-    VATP_RETURN_IF_ERROR(run_chunks(*full, ids, true));
-    VATP_RETURN_IF_ERROR(full->decode_step(ids[0]));
+    const std::vector<int32_t> ids = random_tokens(kWarmup + 1, n_vocab, rng);
+    VATP_RETURN_IF_ERROR(run_chunks(*full, std::span<const int32_t>(ids).first(kWarmup), true));
+    VATP_RETURN_IF_ERROR(full->decode_step(ids[kWarmup]));
     full->reset();
   }
 

@@ -2,6 +2,7 @@
 // (eval/ruler.h, eval/passkey.h) fitted to a token length with the model's tokenizer,
 // then the generation sweep (eval/sweep.h) over KV policies × budgets. --dump writes the
 // samples as jsonl and stops before the model is loaded for inference.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -126,6 +127,14 @@ Status run_ruler(const RulerFlags& f, const CLI::App& cmd) {
   VATP_RETURN_IF_ERROR(check_common(f.c));
   if (f.length < 1) return invalid_argument("--length must be >= 1, got " + std::to_string(f.length));
   VATP_ASSIGN_OR_RETURN(std::vector<std::string> tasks, split_list("--tasks", f.tasks));
+  const std::vector<std::string> known = eval::ruler_task_names();
+  for (const std::string& t : tasks) {
+    if (std::find(known.begin(), known.end(), t) == known.end()) {
+      std::string list;
+      for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+      return invalid_argument("unknown RULER task '" + t + "' (known: " + list + ")");
+    }
+  }
   VATP_ASSIGN_OR_RETURN(Counter counter, make_counter(f.c, /*need_chat=*/true));
   std::vector<eval::Sample> samples;
   for (const std::string& task : tasks) {

@@ -91,7 +91,8 @@ if int(ng) > 0:
     rows.append((f"tg{ng}", "lb-tg", "vatp-tg"))
     if int(depth) > 0:
         rows.append((f"tg{ng} @ d{depth} (both full cache)", "lb-tgd", "vatp-tgd"))
-        rows.append((f"tg{ng} @ d{depth} (vatp {policy} {budget} vs llama.cpp full)", "lb-tgd", "vatp-tgdp"))
+        rows.append((f"tg{ng} @ d{depth} (vatp --kv-policy {policy} --kv-budget {budget} vs llama.cpp full)",
+                     "lb-tgd", "vatp-tgdp"))
 for name, a, b in rows:
     la, va = ms(samples(a)), ms(samples(b))
     gb = ""

@@ -11,7 +11,7 @@ namespace vatp::runtime {
 
 struct BandwidthOptions {
   size_t bytes = size_t{1} << 30;  // buffer size: larger than the last-level cache (480 MiB here)
-  int reps = 5;                      // passes over the buffer; the fastest one counts
+  int reps = 5;                    // passes over the buffer; the fastest one counts
 };
 
 struct BandwidthResult {

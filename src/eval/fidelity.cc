@@ -12,7 +12,6 @@
 
 #include "eval/sweep_common.h"
 #include "eval/sweep_report.h"
-#include "runtime/kv_evictor.h"
 #include "runtime/session.h"
 
 namespace vatp::eval {
@@ -151,38 +150,9 @@ Result<std::vector<FidelityCell>> run_fidelity(const ModelRef& m, std::span<cons
       }
     }
     if (pending.empty()) continue;
-    // Groups of runs that share one prefill; chunked runs prefill alone.
-    struct Group {
-      model::AttentionStatsRequest req;
-      std::vector<size_t> runs;
-    };
-    std::vector<Group> groups;
-    std::vector<size_t> standalone;
-    for (size_t ri : pending) {
-      const policy::PolicyConfig& cfg = runs[ri].cfg;
-      if (cfg.evict && policy::evicts_at(cfg, policy::Phase::kPrefillChunk)) {
-        standalone.push_back(ri);
-        continue;
-      }
-      model::AttentionStatsRequest req;
-      if (cfg.evict) {
-        auto ev = runtime::KvEvictor::create(cfg, o.context, so.n_ctx);
-        if (!ev.is_ok())
-          return ev.status().with_context("policy " + runs[ri].policy + " at budget " + runs[ri].budget);
-        if (const auto* r = ev->request(false)) req = *r;
-      }
-      bool placed = false;
-      for (Group& g : groups) {
-        model::AttentionStatsRequest merged = g.req;
-        if (merge_request(merged, req)) {
-          g.req = merged;
-          g.runs.push_back(ri);
-          placed = true;
-          break;
-        }
-      }
-      if (!placed) groups.push_back({req, {ri}});
-    }
+    VATP_ASSIGN_OR_RETURN(PrefillPlan planned, plan_prefills(runs, pending, o.context, so.n_ctx));
+    const std::vector<PrefillGroup>& groups = planned.groups;
+    const std::vector<size_t>& standalone = planned.standalone;
     // The reference: the full cache over the same segment.
     {
       source->reset();
@@ -209,7 +179,7 @@ Result<std::vector<FidelityCell>> run_fidelity(const ModelRef& m, std::span<cons
       progress.done("segment " + std::to_string(seg) + " " + runs[ri].policy + "@" + runs[ri].budget);
       return Status::ok();
     };
-    for (const Group& g : groups) {
+    for (const PrefillGroup& g : groups) {
       const auto t0 = Clock::now();
       source->reset();
       VATP_RETURN_IF_ERROR(source->prefill_shared(prompt, g.req));

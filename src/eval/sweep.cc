@@ -16,7 +16,6 @@
 #include "eval/prompt.h"
 #include "eval/sweep_common.h"
 #include "eval/sweep_report.h"
-#include "runtime/kv_evictor.h"
 #include "runtime/session.h"
 
 namespace vatp::eval {
@@ -111,44 +110,19 @@ Result<SweepSummary> run_generation_sweep(const ModelRef& m, std::span<const Sam
     const std::vector<int32_t>& prompt = prompts[si];
     const int64_t plen = static_cast<int64_t>(prompt.size());
     // Group the pending runs by a shareable prefill.
-    struct Group {
-      model::AttentionStatsRequest req;
-      std::vector<size_t> runs;
-    };
-    std::vector<Group> groups;
-    std::vector<size_t> standalone;
+    std::vector<size_t> pending;
     for (size_t ri = 0; ri < runs.size(); ++ri) {
       if (log.done(key(sample.task, sample.id, runs[ri]))) {
         ++summary.runs_skipped;
         progress.skip();
-        continue;
+      } else {
+        pending.push_back(ri);
       }
-      const policy::PolicyConfig& cfg = runs[ri].cfg;
-      if (cfg.evict && policy::evicts_at(cfg, policy::Phase::kPrefillChunk)) {
-        standalone.push_back(ri);
-        continue;
-      }
-      model::AttentionStatsRequest req;
-      if (cfg.evict) {
-        auto ev = runtime::KvEvictor::create(cfg, plen, n_ctx);
-        if (!ev.is_ok()) {
-          return ev.status().with_context("sample " + sample.task + "/" + sample.id + ", policy " +
-                                          runs[ri].policy + " at budget " + runs[ri].budget);
-        }
-        if (const auto* r = ev->request(/*decoding=*/false)) req = *r;
-      }
-      bool placed = false;
-      for (Group& g : groups) {
-        model::AttentionStatsRequest merged = g.req;
-        if (merge_request(merged, req)) {
-          g.req = merged;
-          g.runs.push_back(ri);
-          placed = true;
-          break;
-        }
-      }
-      if (!placed) groups.push_back({req, {ri}});
     }
+    auto planned = plan_prefills(runs, pending, plen, n_ctx);
+    if (!planned.is_ok()) return planned.status().with_context("sample " + sample.task + "/" + sample.id);
+    const std::vector<PrefillGroup>& groups = planned->groups;
+    const std::vector<size_t>& standalone = planned->standalone;
 
     auto finish_run = [&](size_t ri, const RunOutcome& o, double seconds) -> Status {
       const double sc = score(sample, o.prediction);
@@ -166,7 +140,7 @@ Result<SweepSummary> run_generation_sweep(const ModelRef& m, std::span<const Sam
              runs[ri].budget;
     };
 
-    for (const Group& g : groups) {
+    for (const PrefillGroup& g : groups) {
       const auto t0 = Clock::now();
       source->reset();
       VATP_RETURN_IF_ERROR(source->prefill_shared(prompt, g.req));

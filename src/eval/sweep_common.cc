@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "runtime/kv_evictor.h"
+
 namespace vatp::eval {
 
 using nlohmann::json;
@@ -49,6 +51,37 @@ bool merge_request(model::AttentionStatsRequest& into, const model::AttentionSta
   into.last = into.last || r.last;
   into.window_start = std::min(into.window_start, r.window_start);
   return true;
+}
+
+Result<PrefillPlan> plan_prefills(const std::vector<RunSpec>& runs, const std::vector<size_t>& pending,
+                                  int64_t prompt_len, int64_t n_ctx) {
+  PrefillPlan plan;
+  for (size_t ri : pending) {
+    const policy::PolicyConfig& cfg = runs[ri].cfg;
+    if (cfg.evict && policy::evicts_at(cfg, policy::Phase::kPrefillChunk)) {
+      plan.standalone.push_back(ri);
+      continue;
+    }
+    model::AttentionStatsRequest req;
+    if (cfg.evict) {
+      auto ev = runtime::KvEvictor::create(cfg, prompt_len, n_ctx);
+      if (!ev.is_ok())
+        return ev.status().with_context("policy " + runs[ri].policy + " at budget " + runs[ri].budget);
+      if (const auto* r = ev->request(/*decoding=*/false)) req = *r;
+    }
+    bool placed = false;
+    for (PrefillGroup& g : plan.groups) {
+      model::AttentionStatsRequest merged = g.req;
+      if (merge_request(merged, req)) {
+        g.req = merged;
+        g.runs.push_back(ri);
+        placed = true;
+        break;
+      }
+    }
+    if (!placed) plan.groups.push_back({req, {ri}});
+  }
+  return plan;
 }
 
 std::string RunLog::key_of(const json& rec) const {

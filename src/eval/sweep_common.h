@@ -29,6 +29,19 @@ Result<std::vector<RunSpec>> expand_runs(const std::vector<std::string>& policie
 // both (same group reduction, compatible observation windows).
 bool merge_request(model::AttentionStatsRequest& into, const model::AttentionStatsRequest& r);
 
+// The pending runs of one prompt split by how they prefill: groups that can share one
+// prefill (statistics requests merged) and runs that must prefill alone (chunked).
+struct PrefillGroup {
+  model::AttentionStatsRequest req;
+  std::vector<size_t> runs;  // indices into the RunSpec list
+};
+struct PrefillPlan {
+  std::vector<PrefillGroup> groups;
+  std::vector<size_t> standalone;
+};
+Result<PrefillPlan> plan_prefills(const std::vector<RunSpec>& runs, const std::vector<size_t>& pending,
+                                  int64_t prompt_len, int64_t n_ctx);
+
 // OUT/runs.jsonl: one JSON object per finished run, appended and flushed as runs end.
 // On open, a last line without its newline (an interrupted write) is dropped; any other
 // malformed line is an error naming the file and line. Records need the fields `keys`.

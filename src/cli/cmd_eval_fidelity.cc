@@ -83,18 +83,7 @@ void add(CLI::App& eval, CommandFn& selected, bool streaming) {
   cmd->add_flag("--no-resume", fl->no_resume, "Start over instead of skipping finished runs");
   cmd->add_flag("-q,--quiet", fl->quiet, "No progress line");
   cmd->add_option("--kv-type", fl->kv_type, "KV cache element type: f16 | f32");
-  auto opt = [&](const char* name, std::optional<std::string>& dst, const char* help) {
-    cmd->add_option_function<std::string>(
-        name, [&dst](const std::string& v) { dst = v; }, help);
-  };
-  opt("--kv-sinks", fl->kv.sinks, "First tokens always kept (all policies)");
-  opt("--kv-recent", fl->kv.recent, "Newest tokens always kept");
-  if (!streaming) opt("--kv-schedule", fl->kv.schedule, "oneshot | continuous | chunked");
-  opt("--kv-chunk", fl->kv.chunk, "Prefill chunk for the chunked schedule");
-  opt("--kv-group", fl->kv.group, "GQA reduction of query-head scores: sum | mean");
-  opt("--kv-value-norm", fl->kv.value_norm, "Value weighting: none | l1 | l2");
-  opt("--kv-window", fl->kv.window, "Observation window (scissorhands, snapkv)");
-  opt("--kv-seed", fl->kv.seed, "Seed of the random policy");
+  add_kv_override_flags(cmd, fl->kv, /*with_schedule=*/!streaming);
   cmd->callback([fl, cmd, &selected, streaming] {
     selected = [fl, cmd, streaming] { return run(*fl, streaming, *cmd); };
   });

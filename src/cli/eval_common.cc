@@ -39,18 +39,22 @@ void add_sweep_flags(CLI::App* cmd, SweepFlags& f) {
   cmd->add_option("--chat-template", f.chat_template,
                   "Template name: llama2, vicuna, chatml, llama3, mistral");
   cmd->add_option("--system", f.system, "System message for chat prompts");
+  add_kv_override_flags(cmd, f.kv, /*with_schedule=*/true);
+}
+
+void add_kv_override_flags(CLI::App* cmd, policy::PolicyFlags& kv, bool with_schedule) {
   auto opt = [&](const char* name, std::optional<std::string>& dst, const char* help) {
     cmd->add_option_function<std::string>(
         name, [&dst](const std::string& v) { dst = v; }, help);
   };
-  opt("--kv-sinks", f.kv.sinks, "First tokens always kept (all policies)");
-  opt("--kv-recent", f.kv.recent, "Newest tokens always kept");
-  opt("--kv-schedule", f.kv.schedule, "oneshot | continuous | chunked");
-  opt("--kv-chunk", f.kv.chunk, "Prefill chunk for the chunked schedule");
-  opt("--kv-group", f.kv.group, "GQA reduction of query-head scores: sum | mean");
-  opt("--kv-value-norm", f.kv.value_norm, "Value weighting: none | l1 | l2");
-  opt("--kv-window", f.kv.window, "Observation window (scissorhands, snapkv)");
-  opt("--kv-seed", f.kv.seed, "Seed of the random policy");
+  opt("--kv-sinks", kv.sinks, "First tokens always kept (all policies)");
+  opt("--kv-recent", kv.recent, "Newest tokens always kept");
+  if (with_schedule) opt("--kv-schedule", kv.schedule, "oneshot | continuous | chunked");
+  opt("--kv-chunk", kv.chunk, "Prefill chunk for the chunked schedule");
+  opt("--kv-group", kv.group, "GQA reduction of query-head scores: sum | mean");
+  opt("--kv-value-norm", kv.value_norm, "Value weighting: none | l1 | l2");
+  opt("--kv-window", kv.window, "Observation window (scissorhands, snapkv)");
+  opt("--kv-seed", kv.seed, "Seed of the random policy");
 }
 
 Result<std::vector<std::string>> split_list(const std::string& flag, const std::string& s) {

@@ -47,6 +47,9 @@ struct SweepFlags {
 // --policies --budgets -o --no-resume --quiet -c --kv-type --chat-template --system and
 // --kv-sinks/--kv-recent/--kv-schedule/--kv-chunk/--kv-group/--kv-value-norm/--kv-window/--kv-seed.
 void add_sweep_flags(CLI::App* cmd, SweepFlags& f);
+// The --kv-* flags other than --kv-policy/--kv-budget, applied to every policy of a sweep
+// (--kv-schedule only when with_schedule).
+void add_kv_override_flags(CLI::App* cmd, policy::PolicyFlags& kv, bool with_schedule);
 // argv is recorded in the summaries as the command line.
 Result<eval::SweepOptions> sweep_options(const SweepFlags& f, const std::string& command_line);
 

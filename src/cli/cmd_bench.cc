@@ -146,11 +146,11 @@ void add_bench_command(CLI::App& app, CommandFn& selected) {
   opt("--kv-recent", fl->kv.recent, "Newest tokens always kept");
   opt("--kv-schedule", fl->kv.schedule, "oneshot | continuous | chunked");
   opt("--kv-chunk", fl->kv.chunk, "Prefill chunk for the chunked schedule");
-  opt("--kv-group", fl->kv.group, "GQA reduction of query-head scores: sum | mean");
+  opt("--kv-group", fl->kv.group, "GQA reduction of query-head scores: sum | mean | max");
   opt("--kv-value-norm", fl->kv.value_norm, "Value weighting: none | l1 | l2");
   opt("--kv-window", fl->kv.window, "Observation window (scissorhands, snapkv)");
   opt("--kv-seed", fl->kv.seed, "Seed of the random policy");
-  cmd->add_option("--kv-type", fl->kv_type, "KV cache storage: f16 (default) | f32");
+  cmd->add_option("--kv-type", fl->kv_type, "KV cache storage: f16 (default) | f32 | q8_0");
   cmd->callback([fl, cmd, &selected] { selected = [fl, cmd] { return run_bench_cmd(*fl, *cmd); }; });
 }
 

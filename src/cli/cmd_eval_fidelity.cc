@@ -22,6 +22,7 @@ struct FidelityFlags {
   std::string out_dir;
   bool no_resume = false, quiet = false;
   std::string kv_type = "f16";
+  bool rerotate = false;
   policy::PolicyFlags kv;
 };
 
@@ -43,6 +44,7 @@ Status run(const FidelityFlags& f, bool streaming, const CLI::App& cmd) {
   o.streaming = streaming;
   o.overrides = f.kv;
   VATP_ASSIGN_OR_RETURN(o.kv_type, kvcache::kv_type_from_name(f.kv_type));
+  o.rerotate = f.rerotate;
   o.out_dir = f.out_dir;
   o.resume = !f.no_resume;
   o.progress = !f.quiet;
@@ -82,7 +84,10 @@ void add(CLI::App& eval, CommandFn& selected, bool streaming) {
   cmd->add_option("-o,--out", fl->out_dir, "Output directory (runs.jsonl and summaries)")->required();
   cmd->add_flag("--no-resume", fl->no_resume, "Start over instead of skipping finished runs");
   cmd->add_flag("-q,--quiet", fl->quiet, "No progress line");
-  cmd->add_option("--kv-type", fl->kv_type, "KV cache element type: f16 | f32");
+  cmd->add_option("--kv-type", fl->kv_type, "KV cache element type: f16 | f32 | q8_0");
+  cmd->add_flag(
+      "--kv-rerotate", fl->rerotate,
+      "Renumber kept tokens to cache positions after each eviction and rotate keys there (StreamingLLM)");
   add_kv_override_flags(cmd, fl->kv, /*with_schedule=*/!streaming);
   cmd->callback([fl, cmd, &selected, streaming] {
     selected = [fl, cmd, streaming] { return run(*fl, streaming, *cmd); };

@@ -121,10 +121,7 @@ Status run_generate(const RunFlags& f, const CLI::App& sub) {
   runtime::SessionOptions so;
   VATP_ASSIGN_OR_RETURN(so.kv_policy, policy::config_from_flags(f.kv));
   VATP_ASSIGN_OR_RETURN(so.kv_type, kvcache::kv_type_from_name(f.kv_type));
-  if (f.kv_rerotate) {
-    return unimplemented(
-        "--kv-rerotate is not available in this version: keys stay rotated at their original positions");
-  }
+  so.kv_rerotate = f.kv_rerotate;
   so.n_ctx = f.n_ctx > 0 ? f.n_ctx : std::min(model->config().n_ctx_train, kDefaultCtxCap);
   so.n_batch = f.batch;
   so.sampling = f.sampling;
@@ -145,9 +142,11 @@ Status run_generate(const RunFlags& f, const CLI::App& sub) {
   VATP_ASSIGN_OR_RETURN(std::vector<int32_t> generated, session->generate(prompt, f.n_predict, on_token));
   const runtime::SessionStats& st = session->stats();
   if (!f.no_stats) {
-    std::fprintf(stderr, "\nprompt %lld tok, prefill %.1f tok/s, decode %.1f tok/s, KV cache %.2f MiB\n",
+    std::fprintf(stderr,
+                 "\nprompt %lld tok, prefill %.1f tok/s, decode %.1f tok/s, KV cache %.2f MiB (%s%s)\n",
                  static_cast<long long>(st.n_prompt), st.prefill_tok_per_s(), st.decode_tok_per_s(),
-                 static_cast<double>(st.kv_bytes_used) / (1024.0 * 1024.0));
+                 static_cast<double>(st.kv_bytes_used) / (1024.0 * 1024.0), kvcache::kv_type_name(so.kv_type),
+                 so.kv_rerotate ? ", keys rerotated to cache positions" : "");
     if (so.kv_policy.evict) {
       std::fprintf(
           stderr,
@@ -215,13 +214,14 @@ void add_run_command(CLI::App& app, CommandFn& selected) {
   opt("--kv-recent", fl->kv.recent, "Newest tokens always kept");
   opt("--kv-schedule", fl->kv.schedule, "oneshot | continuous | chunked");
   opt("--kv-chunk", fl->kv.chunk, "Prefill chunk for the chunked schedule");
-  opt("--kv-group", fl->kv.group, "GQA reduction of query-head scores: sum | mean");
+  opt("--kv-group", fl->kv.group, "GQA reduction of query-head scores: sum | mean | max");
   opt("--kv-value-norm", fl->kv.value_norm, "Value weighting: none | l1 | l2");
   opt("--kv-window", fl->kv.window, "Observation window (scissorhands, snapkv)");
   opt("--kv-seed", fl->kv.seed, "Seed of the random policy");
-  cmd->add_option("--kv-type", fl->kv_type, "KV cache storage: f16 (default) | f32");
+  cmd->add_option("--kv-type", fl->kv_type, "KV cache storage: f16 (default) | f32 | q8_0");
   cmd->add_flag("--kv-rerotate", fl->kv_rerotate,
-                "Re-rotate keys to cache positions (not available in this version)");
+                "Renumber kept tokens to cache positions after each eviction and rotate keys there "
+                "(StreamingLLM); with a continuous policy generation can run past -c");
   cmd->callback([fl, cmd, &selected] { selected = [fl, cmd] { return run_generate(*fl, *cmd); }; });
 }
 

@@ -35,7 +35,7 @@ void add_sweep_flags(CLI::App* cmd, SweepFlags& f) {
   cmd->add_flag("--no-resume", f.no_resume, "Start over instead of skipping runs already in OUT/runs.jsonl");
   cmd->add_flag("-q,--quiet", f.quiet, "No progress line");
   cmd->add_option("-c,--ctx-size", f.n_ctx, "Context (default: longest prompt + its answer)");
-  cmd->add_option("--kv-type", f.kv_type, "KV cache element type: f16 | f32");
+  cmd->add_option("--kv-type", f.kv_type, "KV cache element type: f16 | f32 | q8_0");
   cmd->add_option("--chat-template", f.chat_template,
                   "Template name: llama2, vicuna, chatml, llama3, mistral");
   cmd->add_option("--system", f.system, "System message for chat prompts");
@@ -51,7 +51,7 @@ void add_kv_override_flags(CLI::App* cmd, policy::PolicyFlags& kv, bool with_sch
   opt("--kv-recent", kv.recent, "Newest tokens always kept");
   if (with_schedule) opt("--kv-schedule", kv.schedule, "oneshot | continuous | chunked");
   opt("--kv-chunk", kv.chunk, "Prefill chunk for the chunked schedule");
-  opt("--kv-group", kv.group, "GQA reduction of query-head scores: sum | mean");
+  opt("--kv-group", kv.group, "GQA reduction of query-head scores: sum | mean | max");
   opt("--kv-value-norm", kv.value_norm, "Value weighting: none | l1 | l2");
   opt("--kv-window", kv.window, "Observation window (scissorhands, snapkv)");
   opt("--kv-seed", kv.seed, "Seed of the random policy");

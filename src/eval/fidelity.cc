@@ -132,6 +132,7 @@ Result<std::vector<FidelityCell>> run_fidelity(const ModelRef& m, std::span<cons
   runtime::SessionOptions so;
   so.n_ctx = static_cast<int>(seg_len + 1);
   so.kv_type = o.kv_type;
+  so.kv_rerotate = o.rerotate;
   so.sampling.temp = 0.0f;
   VATP_ASSIGN_OR_RETURN(auto source, runtime::Session::create(m.model, m.tok, m.pool, so));
   VATP_ASSIGN_OR_RETURN(auto worker, runtime::Session::create(m.model, m.tok, m.pool, so));

@@ -32,7 +32,8 @@ struct FidelityOptions {
   std::vector<std::string> budgets = {"0.5"};
   policy::PolicyFlags overrides;
   kvcache::KvType kv_type = kvcache::KvType::F16;
-  std::string out_dir;  // required: runs.jsonl, fidelity.{json,csv,md}
+  bool rerotate = false;  // keys at cache positions after each eviction (SessionOptions::kv_rerotate)
+  std::string out_dir;    // required: runs.jsonl, fidelity.{json,csv,md}
   bool resume = true;
   bool progress = true;
   std::string command_line;

@@ -5,73 +5,114 @@
 #include <cstring>
 
 #include "core/fp16.h"
+#include "kernels/quant.h"
 
 namespace vatp::kvcache {
 
 Result<KvType> kv_type_from_name(std::string_view name) {
   if (name == "f16") return KvType::F16;
   if (name == "f32") return KvType::F32;
-  if (name == "q8_0") return unimplemented("KV cache type 'q8_0' is not supported yet (use f16 or f32)");
-  return invalid_argument("unknown KV cache type '" + std::string(name) + "' (expected f16 or f32)");
+  if (name == "q8_0") return KvType::Q8_0;
+  return invalid_argument("unknown KV cache type '" + std::string(name) + "' (expected f16, f32 or q8_0)");
 }
 
-const char* kv_type_name(KvType t) { return t == KvType::F16 ? "f16" : "f32"; }
+const char* kv_type_name(KvType t) {
+  switch (t) {
+    case KvType::F16: return "f16";
+    case KvType::F32: return "f32";
+    case KvType::Q8_0: return "q8_0";
+  }
+  return "?";
+}
+
+void KvCache::store_row(const float* x, uint8_t* dst) const {
+  const int hd = cfg_.head_dim;
+  switch (cfg_.type) {
+    case KvType::F32: std::memcpy(dst, x, sizeof(float) * hd); return;
+    case KvType::F16: {
+      auto* d = reinterpret_cast<uint16_t*>(dst);
+      for (int i = 0; i < hd; ++i) d[i] = f32_to_fp16(x[i]);
+      return;
+    }
+    case KvType::Q8_0: kernels::quantize_row_ref(DType::Q8_0, x, dst, hd); return;
+  }
+}
+
+void KvCache::load_row(const uint8_t* src, float* x) const {
+  const int hd = cfg_.head_dim;
+  switch (cfg_.type) {
+    case KvType::F32: std::memcpy(x, src, sizeof(float) * hd); return;
+    case KvType::F16: {
+      const auto* h = reinterpret_cast<const uint16_t*>(src);
+      for (int i = 0; i < hd; ++i) x[i] = fp16_to_f32(h[i]);
+      return;
+    }
+    case KvType::Q8_0: kernels::dequant_row_ref(DType::Q8_0, src, x, hd); return;
+  }
+}
 
 Result<KvCache> KvCache::create(const KvCacheConfig& cfg) {
   if (cfg.n_layers <= 0 || cfg.n_kv_heads <= 0 || cfg.head_dim <= 0 || cfg.capacity <= 0) {
     return invalid_argument("KV cache needs positive layers, heads, head_dim and capacity (capacity " +
                             std::to_string(cfg.capacity) + ")");
   }
+  if (cfg.stat_rows <= 0) return invalid_argument("KV cache needs stat_rows >= 1");
+  if (cfg.type == KvType::Q8_0 && cfg.head_dim % 32 != 0) {
+    return invalid_argument(
+        "a q8_0 KV cache needs a head dimension that is a multiple of 32 (the model's is " +
+        std::to_string(cfg.head_dim) + "); use f16 or f32");
+  }
   KvCache c;
   c.cfg_ = cfg;
+  const size_t hd = static_cast<size_t>(cfg.head_dim);
+  c.row_bytes_ = cfg.type == KvType::F16 ? hd * 2 : cfg.type == KvType::F32 ? hd * 4 : hd / 32 * 34;
   const size_t heads = static_cast<size_t>(cfg.n_layers) * cfg.n_kv_heads;
   const size_t slots = heads * static_cast<size_t>(cfg.capacity);
-  c.k_.assign(slots * cfg.head_dim * c.elem_bytes(), 0);
-  c.v_.assign(slots * cfg.head_dim * c.elem_bytes(), 0);
+  c.k_.assign(slots * c.row_bytes_, 0);
+  c.v_.assign(slots * c.row_bytes_, 0);
   c.pos_.assign(slots, 0);
-  for (auto* m : {&c.acc_, &c.win_, &c.last_, &c.vl1_, &c.vl2_, &c.kl2_}) m->assign(slots, 0.0f);
+  for (auto* m : {&c.acc_, &c.win_, &c.last_}) m->assign(slots * static_cast<size_t>(cfg.stat_rows), 0.0f);
+  for (auto* m : {&c.vl1_, &c.vl2_, &c.kl2_}) m->assign(slots, 0.0f);
+  c.tmp_.assign(hd * 2, 0.0f);
   c.len_.assign(heads, 0);
   return c;
 }
 
 int KvCache::max_length() const { return len_.empty() ? 0 : *std::max_element(len_.begin(), len_.end()); }
+int KvCache::min_length() const { return len_.empty() ? 0 : *std::min_element(len_.begin(), len_.end()); }
 
 Status KvCache::append(int layer, const float* k, const float* v, int32_t pos) {
   const int hd = cfg_.head_dim;
+  float* kr = tmp_.data();
+  float* vr = kr + hd;
   for (int h = 0; h < cfg_.n_kv_heads; ++h) {
     const size_t i = idx(layer, h);
     if (len_[i] >= cfg_.capacity) {
       return out_of_range("KV cache is full: layer " + std::to_string(layer) + " head " + std::to_string(h) +
                           " holds " + std::to_string(cfg_.capacity) + " tokens");
     }
-    const size_t s = slot0(layer, h) + static_cast<size_t>(len_[i]);
-    const float* kh = k + static_cast<size_t>(h) * hd;
-    const float* vh = v + static_cast<size_t>(h) * hd;
+    const int slot = len_[i];
+    const size_t s = slot0(layer, h) + static_cast<size_t>(slot);
+    uint8_t* kd = k_.data() + s * row_bytes_;
+    uint8_t* vd = v_.data() + s * row_bytes_;
+    store_row(k + static_cast<size_t>(h) * hd, kd);
+    store_row(v + static_cast<size_t>(h) * hd, vd);
+    // Norms of the values attention will actually read.
+    load_row(kd, kr);
+    load_row(vd, vr);
     double l1 = 0, l2 = 0, k2 = 0;
-    if (cfg_.type == KvType::F16) {
-      uint16_t* kd = reinterpret_cast<uint16_t*>(k_.data()) + s * hd;
-      uint16_t* vd = reinterpret_cast<uint16_t*>(v_.data()) + s * hd;
-      for (int d = 0; d < hd; ++d) {
-        kd[d] = f32_to_fp16(kh[d]);
-        vd[d] = f32_to_fp16(vh[d]);
-        const double kv = fp16_to_f32(kd[d]), vv = fp16_to_f32(vd[d]);
-        l1 += std::fabs(vv);
-        l2 += vv * vv;
-        k2 += kv * kv;
-      }
-    } else {
-      float* kd = reinterpret_cast<float*>(k_.data()) + s * hd;
-      float* vd = reinterpret_cast<float*>(v_.data()) + s * hd;
-      std::memcpy(kd, kh, sizeof(float) * hd);
-      std::memcpy(vd, vh, sizeof(float) * hd);
-      for (int d = 0; d < hd; ++d) {
-        l1 += std::fabs(static_cast<double>(vh[d]));
-        l2 += static_cast<double>(vh[d]) * vh[d];
-        k2 += static_cast<double>(kh[d]) * kh[d];
-      }
+    for (int d = 0; d < hd; ++d) {
+      const double kv = kr[d], vv = vr[d];
+      l1 += std::fabs(vv);
+      l2 += vv * vv;
+      k2 += kv * kv;
     }
     pos_[s] = pos;
-    acc_[s] = win_[s] = last_[s] = 0.0f;
+    const size_t st = stat0(layer, h) + static_cast<size_t>(slot);
+    for (int r = 0; r < cfg_.stat_rows; ++r) {
+      const size_t o = st + static_cast<size_t>(r) * cfg_.capacity;
+      acc_[o] = win_[o] = last_[o] = 0.0f;
+    }
     vl1_[s] = static_cast<float>(l1);
     vl2_[s] = static_cast<float>(std::sqrt(l2));
     kl2_[s] = static_cast<float>(std::sqrt(k2));
@@ -80,9 +121,11 @@ Status KvCache::append(int layer, const float* k, const float* v, int32_t pos) {
   return Status::ok();
 }
 
-Status KvCache::apply(const EvictionPlan& plan) {
+Status KvCache::apply(const EvictionPlan& plan) { return apply(std::span<const HeadKeep>(plan.heads)); }
+
+Status KvCache::apply(std::span<const HeadKeep> heads) {
   // Validate everything before moving anything: apply is all-or-nothing.
-  for (const HeadKeep& hk : plan.heads) {
+  for (const HeadKeep& hk : heads) {
     if (hk.layer < 0 || hk.layer >= cfg_.n_layers || hk.head < 0 || hk.head >= cfg_.n_kv_heads) {
       return invalid_argument("eviction plan names layer " + std::to_string(hk.layer) + " head " +
                               std::to_string(hk.head) + ", which does not exist");
@@ -95,20 +138,34 @@ Status KvCache::apply(const EvictionPlan& plan) {
       }
     }
   }
-  const size_t row = static_cast<size_t>(cfg_.head_dim) * elem_bytes();
-  for (const HeadKeep& hk : plan.heads) {
-    const size_t base = slot0(hk.layer, hk.head);
+  const size_t row = row_bytes_;
+  const size_t cap = static_cast<size_t>(cfg_.capacity);
+  for (const HeadKeep& hk : heads) {
+    const size_t base = slot0(hk.layer, hk.head), sbase = stat0(hk.layer, hk.head);
     for (size_t j = 0; j < hk.keep.size(); ++j) {
       const size_t dst = base + j, src = base + static_cast<size_t>(hk.keep[j]);
       if (dst == src) continue;  // keep[j] >= j always, so moving forward never clobbers a source
       std::memmove(k_.data() + dst * row, k_.data() + src * row, row);
       std::memmove(v_.data() + dst * row, v_.data() + src * row, row);
       pos_[dst] = pos_[src];
-      for (auto* m : {&acc_, &win_, &last_, &vl1_, &vl2_, &kl2_}) (*m)[dst] = (*m)[src];
+      for (auto* m : {&vl1_, &vl2_, &kl2_}) (*m)[dst] = (*m)[src];
+      for (int r = 0; r < cfg_.stat_rows; ++r) {
+        const size_t o = sbase + static_cast<size_t>(r) * cap;
+        for (auto* m : {&acc_, &win_, &last_}) (*m)[o + j] = (*m)[o + static_cast<size_t>(hk.keep[j])];
+      }
     }
     len_[idx(hk.layer, hk.head)] = static_cast<int>(hk.keep.size());
   }
   return Status::ok();
+}
+
+void KvCache::renumber_positions() {
+  for (int l = 0; l < cfg_.n_layers; ++l) {
+    for (int h = 0; h < cfg_.n_kv_heads; ++h) {
+      int32_t* p = &pos_[slot0(l, h)];
+      for (int s = 0; s < len_[idx(l, h)]; ++s) p[s] = s;
+    }
+  }
 }
 
 void KvCache::clear() { std::fill(len_.begin(), len_.end(), 0); }
@@ -119,7 +176,7 @@ size_t KvCache::bytes_allocated() const {
 }
 
 size_t KvCache::kv_bytes_per_token() const {
-  return 2 * static_cast<size_t>(cfg_.n_layers) * cfg_.n_kv_heads * cfg_.head_dim * elem_bytes();
+  return 2 * static_cast<size_t>(cfg_.n_layers) * cfg_.n_kv_heads * row_bytes_;
 }
 
 int64_t KvCache::total_tokens() const {
@@ -128,8 +185,6 @@ int64_t KvCache::total_tokens() const {
   return n;
 }
 
-size_t KvCache::kv_bytes_used() const {
-  return static_cast<size_t>(total_tokens()) * 2 * cfg_.head_dim * elem_bytes();
-}
+size_t KvCache::kv_bytes_used() const { return static_cast<size_t>(total_tokens()) * 2 * row_bytes_; }
 
 }  // namespace vatp::kvcache

@@ -1,7 +1,10 @@
 // The KV cache: a mechanism, not a policy. Storage per layer and per KV head,
-//   K[capacity][head_dim], V[capacity][head_dim]   (f16 by default, or f32)
+//   K[capacity][head_dim], V[capacity][head_dim]   (f16 by default, f32 or q8_0)
 // plus per-slot metadata that scorers read: original position, accumulated attention,
-// windowed attention, the last query's attention, ‖v‖₁, ‖v‖₂, ‖k‖₂.
+// windowed attention, the last query's attention, ‖v‖₁, ‖v‖₂, ‖k‖₂. The three
+// attention statistics have `stat_rows` rows per slot: 1 (already reduced over the GQA
+// group) or one per query head of the group (for reductions that must come after the
+// accumulation, e.g. max).
 // Each KV head keeps its own token set, so lengths are per (layer, head). Capacity is
 // fixed at creation: memory is bounded by the budget, not by the context.
 // Two mutations only: append() (new tokens) and apply(plan) (eviction); the decision
@@ -10,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -17,8 +21,10 @@
 
 namespace vatp::kvcache {
 
-enum class KvType { F16, F32 };
-Result<KvType> kv_type_from_name(std::string_view name);  // "f16", "f32"
+// q8_0: blocks of 32 values = one f16 scale + 32 int8 (specs/gguf.md §3.1); head_dim
+// must be a multiple of 32. ‖v‖ and ‖k‖ are taken from the stored (rounded) values.
+enum class KvType { F16, F32, Q8_0 };
+Result<KvType> kv_type_from_name(std::string_view name);  // "f16", "f32", "q8_0"
 const char* kv_type_name(KvType t);
 
 struct KvCacheConfig {
@@ -27,6 +33,7 @@ struct KvCacheConfig {
   int head_dim = 0;
   int capacity = 0;  // slots per (layer, head)
   KvType type = KvType::F16;
+  int stat_rows = 1;  // rows of acc/window/last attention per slot (1 or the GQA group)
 };
 
 // Per (layer, KV head): the slots to KEEP, ascending. Heads not listed keep all.
@@ -47,6 +54,7 @@ class KvCache {
   int capacity() const { return cfg_.capacity; }
   int length(int layer, int head) const { return len_[idx(layer, head)]; }
   int max_length() const;  // over all (layer, head)
+  int min_length() const;
   int free_slots() const { return cfg_.capacity - max_length(); }
 
   // Appends one token to every KV head of `layer`. k, v: n_kv_heads × head_dim f32
@@ -56,6 +64,11 @@ class KvCache {
   // Compacts each listed head to its keep list (ascending, unique, < length), moving
   // K, V and metadata together and preserving order.
   Status apply(const EvictionPlan& plan);
+  Status apply(std::span<const HeadKeep> heads);
+  // Gives every head's slot j the position j (StreamingLLM's cache positions, used
+  // with --kv-rerotate: keys are then stored unrotated and rotated at these positions
+  // when attended).
+  void renumber_positions();
   void clear();
 
   // Reference comparisons only (tests): the slot stays stored but is never attended,
@@ -65,17 +78,20 @@ class KvCache {
     pos_[slot0(layer, head) + static_cast<size_t>(slot)] = kMaskedPos;
   }
 
-  // Slot data of one (layer, head). K/V rows are head_dim elements of type().
+  // Slot data of one (layer, head). K/V rows are head_dim elements of type(),
+  // row_bytes() each. Attention statistics: stat_rows() rows of capacity() floats.
   KvType type() const { return cfg_.type; }
+  size_t row_bytes() const { return row_bytes_; }
+  int stat_rows() const { return cfg_.stat_rows; }
   const void* k(int layer, int head) const { return kv_ptr(k_, layer, head); }
   const void* v(int layer, int head) const { return kv_ptr(v_, layer, head); }
   const int32_t* pos(int layer, int head) const { return &pos_[slot0(layer, head)]; }
-  float* acc_attn(int layer, int head) { return &acc_[slot0(layer, head)]; }
-  const float* acc_attn(int layer, int head) const { return &acc_[slot0(layer, head)]; }
-  float* window_attn(int layer, int head) { return &win_[slot0(layer, head)]; }
-  const float* window_attn(int layer, int head) const { return &win_[slot0(layer, head)]; }
-  float* last_attn(int layer, int head) { return &last_[slot0(layer, head)]; }
-  const float* last_attn(int layer, int head) const { return &last_[slot0(layer, head)]; }
+  float* acc_attn(int layer, int head) { return &acc_[stat0(layer, head)]; }
+  const float* acc_attn(int layer, int head) const { return &acc_[stat0(layer, head)]; }
+  float* window_attn(int layer, int head) { return &win_[stat0(layer, head)]; }
+  const float* window_attn(int layer, int head) const { return &win_[stat0(layer, head)]; }
+  float* last_attn(int layer, int head) { return &last_[stat0(layer, head)]; }
+  const float* last_attn(int layer, int head) const { return &last_[stat0(layer, head)]; }
   const float* value_l1(int layer, int head) const { return &vl1_[slot0(layer, head)]; }
   const float* value_l2(int layer, int head) const { return &vl2_[slot0(layer, head)]; }
   const float* key_l2(int layer, int head) const { return &kl2_[slot0(layer, head)]; }
@@ -89,16 +105,21 @@ class KvCache {
   KvCache() = default;
   size_t idx(int layer, int head) const { return static_cast<size_t>(layer) * cfg_.n_kv_heads + head; }
   size_t slot0(int layer, int head) const { return idx(layer, head) * static_cast<size_t>(cfg_.capacity); }
-  size_t elem_bytes() const { return cfg_.type == KvType::F16 ? 2 : 4; }
+  size_t stat0(int layer, int head) const { return slot0(layer, head) * static_cast<size_t>(cfg_.stat_rows); }
   const void* kv_ptr(const std::vector<uint8_t>& buf, int layer, int head) const {
-    return buf.data() + slot0(layer, head) * cfg_.head_dim * elem_bytes();
+    return buf.data() + slot0(layer, head) * row_bytes_;
   }
+  void store_row(const float* x, uint8_t* dst) const;  // one K or V row in type()
+  void load_row(const uint8_t* src, float* x) const;   // and back
 
   KvCacheConfig cfg_;
-  std::vector<uint8_t> k_, v_;  // [layer][head][capacity][head_dim] of type
-  std::vector<int32_t> pos_;    // [layer][head][capacity]
-  std::vector<float> acc_, win_, last_, vl1_, vl2_, kl2_;
-  std::vector<int> len_;  // [layer][head]
+  size_t row_bytes_ = 0;
+  std::vector<uint8_t> k_, v_;           // [layer][head][capacity][head_dim] of type
+  std::vector<int32_t> pos_;             // [layer][head][capacity]
+  std::vector<float> acc_, win_, last_;  // [layer][head][stat_rows][capacity]
+  std::vector<float> vl1_, vl2_, kl2_;   // [layer][head][capacity]
+  std::vector<int> len_;                 // [layer][head]
+  std::vector<float> tmp_;               // [2 × head_dim] append's rounded K/V rows
 };
 
 }  // namespace vatp::kvcache

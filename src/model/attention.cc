@@ -17,23 +17,27 @@ constexpr int kMaxRanges = 4;  // row ranges per KV head run in parallel (fixed:
 struct Shape {
   int hd, group, n_heads, n_kv;
   float scale;
-  bool f16;
+  bool f16;       // queries rounded to f16 (an f16 cache)
+  int stat_rows;  // 1, or group with GroupReduce::PerHead
 };
 
 // One unit of work: KV head g, query rows [r0, r1) in blocks of `rows` tokens.
 void run_range(const kernels::KernelTable& kt, const TileKernels& tk, const Shape& sh,
                kvcache::KvCache& cache, int layer, int g, const float* q, const int32_t* pos, int64_t m,
                int64_t r0, int64_t r1, int64_t rows, float* out, const AttentionStatsRequest* stats,
-               float* acc_u, float* win_u, AttentionScratch::Thread& th, size_t s_stride) {
+               float* acc_u, float* win_u, const AttentionScratch& scratch, AttentionScratch::Thread& th,
+               size_t s_stride) {
   const int hd = sh.hd, group = sh.group;
   const int n = cache.length(layer, g);
   const int32_t* spos = cache.pos(layer, g);
-  const size_t row_bytes = static_cast<size_t>(hd) * (sh.f16 ? 2 : 4);
   const auto* kb = static_cast<const uint8_t*>(cache.k(layer, g));
   const auto* vb = static_cast<const uint8_t*>(cache.v(layer, g));
   const int64_t q_stride = static_cast<int64_t>(sh.n_heads) * hd;
-  if (acc_u) std::fill(acc_u, acc_u + n, 0.0f);
-  if (win_u) std::fill(win_u, win_u + n, 0.0f);
+  const size_t ucap = static_cast<size_t>(scratch.cap), ccap = static_cast<size_t>(cache.capacity());
+  for (int r = 0; r < sh.stat_rows; ++r) {
+    if (acc_u) std::fill(acc_u + r * ucap, acc_u + r * ucap + n, 0.0f);
+    if (win_u) std::fill(win_u + r * ucap, win_u + r * ucap + n, 0.0f);
+  }
 
   for (int64_t i0 = r0; i0 < r1; i0 += rows) {
     const int64_t i1 = std::min(r1, i0 + rows);
@@ -62,12 +66,7 @@ void run_range(const kernels::KernelTable& kt, const TileKernels& tk, const Shap
     // prompt was batched (prefill == one token at a time, bit for bit).
     for (int t0 = 0; t0 < ne; t0 += kSlotTile) {
       const int nt = std::min(kSlotTile, ne - t0);
-      const float* krows = reinterpret_cast<const float*>(kb + static_cast<size_t>(t0) * row_bytes);
-      if (sh.f16) {
-        kernels::fp16_to_f32_row(kt, reinterpret_cast<const uint16_t*>(krows), th.kt.data(),
-                                 static_cast<int64_t>(nt) * hd);
-        krows = th.kt.data();
-      }
+      const float* krows = cache_rows_f32(kt, cache, kb, t0, nt, spos, scratch, th.kt.data());
       for (int e = 0; e < hd; ++e) {
         float* col = &th.kT[static_cast<size_t>(e) * kSlotTile];
         for (int t = 0; t < nt; ++t) col[t] = krows[static_cast<size_t>(t) * hd + e];
@@ -97,12 +96,7 @@ void run_range(const kernels::KernelTable& kt, const TileKernels& tk, const Shap
     std::fill(th.o.begin(), th.o.begin() + static_cast<size_t>(nq) * hd, 0.0f);
     for (int t0 = 0; t0 < ne; t0 += kSlotTile) {
       const int nt = std::min(kSlotTile, ne - t0);
-      const float* vrows = reinterpret_cast<const float*>(vb + static_cast<size_t>(t0) * row_bytes);
-      if (sh.f16) {
-        kernels::fp16_to_f32_row(kt, reinterpret_cast<const uint16_t*>(vrows), th.vt.data(),
-                                 static_cast<int64_t>(nt) * hd);
-        vrows = th.vt.data();
-      }
+      const float* vrows = cache_rows_f32(kt, cache, vb, t0, nt, nullptr, scratch, th.vt.data());
       tk.pv(&th.s[static_cast<size_t>(t0)], s_stride, nq, vrows, nt, hd, th.o.data());
     }
     for (int r = 0; r < nq; ++r) {
@@ -114,16 +108,25 @@ void run_range(const kernels::KernelTable& kt, const TileKernels& tk, const Shap
     for (int64_t i = i0; i < i1; ++i) {
       const bool win = pos[i] >= stats->window_start, last = stats->last && i == m - 1;
       if (!stats->accumulate && !win && !last) continue;
-      float* red = th.red.data();
       const float* p0 = &th.s[static_cast<size_t>((i - i0) * group) * s_stride];
+      if (stats->reduce == GroupReduce::PerHead) {
+        for (int hq = 0; hq < group; ++hq) {
+          const float* ph = p0 + static_cast<size_t>(hq) * s_stride;
+          if (stats->accumulate) kernels::add(acc_u + hq * ucap, ph, acc_u + hq * ucap, ne);
+          if (win) kernels::add(win_u + hq * ucap, ph, win_u + hq * ucap, ne);
+          if (last) {
+            float* l = cache.last_attn(layer, g) + hq * ccap;
+            std::copy(ph, ph + ne, l);
+            std::fill(l + ne, l + n, 0.0f);
+          }
+        }
+        continue;
+      }
+      float* red = th.red.data();
       std::copy(p0, p0 + ne, red);
       for (int hq = 1; hq < group; ++hq) {
         const float* ph = p0 + static_cast<size_t>(hq) * s_stride;
-        if (stats->reduce == GroupReduce::Max) {
-          for (int s = 0; s < ne; ++s) red[s] = std::max(red[s], ph[s]);
-        } else {
-          for (int s = 0; s < ne; ++s) red[s] += ph[s];
-        }
+        for (int s = 0; s < ne; ++s) red[s] += ph[s];
       }
       if (stats->reduce == GroupReduce::Mean) kernels::scale(red, 1.0f / static_cast<float>(group), ne);
       if (stats->accumulate) kernels::add(acc_u, red, acc_u, ne);
@@ -138,6 +141,45 @@ void run_range(const kernels::KernelTable& kt, const TileKernels& tk, const Shap
 }
 
 }  // namespace
+
+const float* cache_rows_f32(const kernels::KernelTable& kt, const kvcache::KvCache& cache,
+                            const uint8_t* base, int t0, int nt, const int32_t* spos,
+                            const AttentionScratch& scratch, float* tmp) {
+  const int hd = cache.config().head_dim;
+  const int64_t n = static_cast<int64_t>(nt) * hd;
+  const uint8_t* src = base + static_cast<size_t>(t0) * cache.row_bytes();
+  const bool rotate = spos != nullptr && scratch.key_rope_on();
+  const float* rows = tmp;
+  switch (cache.type()) {
+    case kvcache::KvType::F32:
+      if (!rotate) return reinterpret_cast<const float*>(src);
+      std::memcpy(tmp, src, sizeof(float) * static_cast<size_t>(n));
+      break;
+    case kvcache::KvType::F16:
+      kernels::fp16_to_f32_row(kt, reinterpret_cast<const uint16_t*>(src), tmp, n);
+      break;
+    case kvcache::KvType::Q8_0: kt.at(DType::Q8_0).dequant_row(src, tmp, n); break;
+  }
+  if (rotate) {
+    const int64_t n_pos = static_cast<int64_t>(scratch.rope_cs.size() / scratch.rope_stride);
+    for (int t = 0; t < nt; ++t) {
+      const int32_t p = spos[t0 + t];
+      if (p < 0 || p >= n_pos) continue;  // a masked slot (tests): never attended
+      kernels::rope_apply(tmp + static_cast<size_t>(t) * hd, 1, hd, scratch.rope_n_rot, scratch.rope_layout,
+                          &scratch.rope_cs[static_cast<size_t>(p) * scratch.rope_stride]);
+    }
+  }
+  return rows;
+}
+
+void AttentionScratch::enable_key_rope(const kernels::RopeParams& p, int n_rot, kernels::RopeLayout layout) {
+  rope_n_rot = n_rot;
+  rope_layout = layout;
+  rope_stride = static_cast<size_t>(n_rot) + 2;
+  rope_cs.assign(static_cast<size_t>(cap) * rope_stride, 0.0f);
+  for (int pos = 0; pos < cap; ++pos)
+    kernels::rope_cache(pos, n_rot, p, &rope_cs[static_cast<size_t>(pos) * rope_stride]);
+}
 
 void AttentionScratch::reserve(int n_threads, int n_kv_heads, int capacity, int head_dim_, int group_) {
   max_q = std::max(kMaxQ, group_);
@@ -158,7 +200,8 @@ void AttentionScratch::reserve(int n_threads, int n_kv_heads, int capacity, int 
     t.vt.assign(kSlotTile * hd, 0.0f);
     t.red.assign(static_cast<size_t>(capacity), 0.0f);
   }
-  const size_t per = static_cast<size_t>(n_kv_heads) * kMaxRanges * static_cast<size_t>(capacity);
+  const size_t per = static_cast<size_t>(n_kv_heads) * kMaxRanges * static_cast<size_t>(group_) *
+                     static_cast<size_t>(capacity);
   acc.assign(per, 0.0f);
   win.assign(per, 0.0f);
   dec_chunks = (capacity + kDecodeChunk - 1) / kDecodeChunk;
@@ -182,9 +225,11 @@ void attention(const kernels::KernelTable& kt, kvcache::KvCache& cache, int laye
            n_heads,
            cc.n_kv_heads,
            1.0f / std::sqrt(static_cast<float>(cc.head_dim)),
-           cache.type() == kvcache::KvType::F16};
+           cache.type() == kvcache::KvType::F16,
+           stats && stats->reduce == GroupReduce::PerHead ? n_heads / cc.n_kv_heads : 1};
   VATP_CHECK(scratch.head_dim == sh.hd && scratch.n_kv == sh.n_kv && scratch.group == sh.group &&
              scratch.cap >= cache.capacity() && static_cast<int>(scratch.threads.size()) >= pool.size());
+  VATP_CHECK(cache.stat_rows() >= sh.stat_rows);
   const TileKernels& tk = tile_kernels(kt.isa);
   if (m == 1) {
     attention_decode(kt, cache, layer, q, pos[0], n_heads, out, stats, scratch, pool);
@@ -199,15 +244,16 @@ void attention(const kernels::KernelTable& kt, kvcache::KvCache& cache, int laye
   const bool acc_on = stats && stats->accumulate;
   const bool win_on = stats && stats->window_start != INT32_MAX;
   const size_t cap = static_cast<size_t>(scratch.cap);
+  const size_t urows = static_cast<size_t>(sh.stat_rows);
   auto range_rows = [&](int j) { return std::min(m, (n_blocks * j / n_ranges) * rows); };
 
   pool.parallel_for(static_cast<int64_t>(sh.n_kv) * n_ranges, 1, [&](int64_t u0, int64_t u1, int thread) {
     for (int64_t u = u0; u < u1; ++u) {
       const int g = static_cast<int>(u / n_ranges), j = static_cast<int>(u % n_ranges);
-      float* acc_u = acc_on ? &scratch.acc[static_cast<size_t>(u) * cap] : nullptr;
-      float* win_u = win_on ? &scratch.win[static_cast<size_t>(u) * cap] : nullptr;
+      float* acc_u = acc_on ? &scratch.acc[static_cast<size_t>(u) * urows * cap] : nullptr;
+      float* win_u = win_on ? &scratch.win[static_cast<size_t>(u) * urows * cap] : nullptr;
       run_range(kt, tk, sh, cache, layer, g, q, pos, m, range_rows(j), range_rows(j + 1), rows, out, stats,
-                acc_u, win_u, scratch.threads[static_cast<size_t>(thread)],
+                acc_u, win_u, scratch, scratch.threads[static_cast<size_t>(thread)],
                 static_cast<size_t>(scratch.cap_pad));
     }
   });
@@ -216,15 +262,18 @@ void attention(const kernels::KernelTable& kt, kvcache::KvCache& cache, int laye
   pool.parallel_for(sh.n_kv, 1, [&](int64_t g0, int64_t g1, int) {
     for (int64_t g = g0; g < g1; ++g) {
       const int n = cache.length(layer, static_cast<int>(g));
+      const size_t ccap = static_cast<size_t>(cache.capacity());
       for (int j = 0; j < n_ranges; ++j) {
-        const size_t u = static_cast<size_t>(g * n_ranges + j) * cap;
-        if (acc_on) {
-          float* a = cache.acc_attn(layer, static_cast<int>(g));
-          kernels::add(a, &scratch.acc[u], a, n);
-        }
-        if (win_on) {
-          float* w = cache.window_attn(layer, static_cast<int>(g));
-          kernels::add(w, &scratch.win[u], w, n);
+        for (size_t r = 0; r < urows; ++r) {
+          const size_t u = (static_cast<size_t>(g * n_ranges + j) * urows + r) * cap;
+          if (acc_on) {
+            float* a = cache.acc_attn(layer, static_cast<int>(g)) + r * ccap;
+            kernels::add(a, &scratch.acc[u], a, n);
+          }
+          if (win_on) {
+            float* w = cache.window_attn(layer, static_cast<int>(g)) + r * ccap;
+            kernels::add(w, &scratch.win[u], w, n);
+          }
         }
       }
     }

@@ -14,12 +14,19 @@
 //   window_attn[s] += Σ_{rows with p_i >= window_start} R_i(s) (Scissorhands / SnapKV)
 //   last_attn[s]    = R_{m-1}(s)                             (TOVA; 0 for slots it cannot see)
 // where R_i(s) = reduce over the group's query heads h of p_{i,h}(s), reduce = sum
-// (default), mean or max. Statistics are summed per row range and then in a fixed
-// order, so they do not depend on the thread count or scheduling.
+// (default) or mean; with PerHead nothing is reduced and each query head h of the
+// group keeps its own row h of the statistics (the cache has stat_rows == group), for
+// reductions that must follow the accumulation (max over heads of Σ_i p_{i,h}).
+// Statistics are summed per row range and then in a fixed order, so they do not
+// depend on the thread count or scheduling.
+//
+// K/V storage f16, f32 or q8_0 is converted to f32 a tile at a time. With key
+// rerotation (AttentionScratch::enable_key_rope) the cache holds unrotated keys and a
+// key is rotated at its slot's recorded position as it is read.
 //
 // Numerics (specs/gguf.md §3.6): with an f16 cache, q is rounded to f16 before q·k
-// (as llama.cpp does); scores = (q·k)·(1/sqrt(head_dim)); softmax with the row max
-// subtracted, the sum in double; output accumulated in f32.
+// (as llama.cpp does; with f32 and q8_0 it stays f32); scores = (q·k)·(1/sqrt(head_dim)); softmax with the
+// row max subtracted, the sum in double; output accumulated in f32.
 #pragma once
 
 #include <cstdint>
@@ -27,11 +34,12 @@
 
 #include "core/thread_pool.h"
 #include "kernels/kernel_table.h"
+#include "kernels/ops.h"
 #include "kvcache/kv_cache.h"
 
 namespace vatp::model {
 
-enum class GroupReduce { Sum, Mean, Max };
+enum class GroupReduce { Sum, Mean, PerHead };
 
 struct AttentionStatsRequest {
   bool accumulate = false;           // add each row's probabilities into acc_attn
@@ -56,18 +64,27 @@ class AttentionScratch {
     std::vector<float> vt;      // [kSlotTile × head_dim] one value tile in f32
     std::vector<float> red;     // [capacity] one row's probabilities reduced over the group
   };
+  // Keys stored unrotated, rotated at their slot's position when read (--kv-rerotate):
+  // cos/sin tables of positions [0, capacity) from kernels::rope_cache.
+  void enable_key_rope(const kernels::RopeParams& p, int n_rot, kernels::RopeLayout layout);
+  bool key_rope_on() const { return rope_n_rot > 0; }
+  std::vector<float> rope_cs;  // [capacity × rope_stride]
+  size_t rope_stride = 0;
+  int rope_n_rot = 0;
+  kernels::RopeLayout rope_layout = kernels::RopeLayout::Normal;
+
   std::vector<Thread> threads;
-  std::vector<float> acc, win;  // [n_kv_heads × kMaxRanges × capacity]
+  std::vector<float> acc, win;  // [n_kv_heads × kMaxRanges × group × capacity]
   int max_q = 0, cap = 0, cap_pad = 0, head_dim = 0, n_kv = 0, group = 0;
 
   // Decode (one query token, attention_decode.cc): slot chunks of kDecodeChunk.
   static constexpr int kDecodeChunk = 256;
-  int dec_chunks = 0;            // chunks per head at full capacity
-  std::vector<float> dec_s;      // [n_kv × group × cap_pad] scores, then probabilities
-  std::vector<float> dec_o;      // [n_kv × dec_chunks × group × head_dim] chunk outputs
-  std::vector<float> dec_m;      // [n_kv × dec_chunks × group] chunk maxima
-  std::vector<double> dec_l;     // [n_kv × dec_chunks × group] chunk exp sums
-  std::vector<float> dec_w;      // [group × dec_chunks] chunk weights of one head
+  int dec_chunks = 0;                  // chunks per head at full capacity
+  std::vector<float> dec_s;            // [n_kv × group × cap_pad] scores, then probabilities
+  std::vector<float> dec_o;            // [n_kv × dec_chunks × group × head_dim] chunk outputs
+  std::vector<float> dec_m;            // [n_kv × dec_chunks × group] chunk maxima
+  std::vector<double> dec_l;           // [n_kv × dec_chunks × group] chunk exp sums
+  std::vector<float> dec_w;            // [group × dec_chunks] chunk weights of one head
   std::vector<int> dec_ne, dec_unit0;  // [n_kv], [n_kv + 1]
 };
 

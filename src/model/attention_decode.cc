@@ -23,7 +23,6 @@ void attention_decode(const kernels::KernelTable& kt, kvcache::KvCache& cache, i
   const bool f16 = cache.type() == kvcache::KvType::F16;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const TileKernels& tk = tile_kernels(kt.isa);
-  const size_t row_bytes = static_cast<size_t>(hd) * (f16 ? 2 : 4);
   const size_t cap_pad = static_cast<size_t>(scratch.cap_pad);
   const int nch_max = scratch.dec_chunks;
   constexpr int C = AttentionScratch::kDecodeChunk;
@@ -70,12 +69,7 @@ void attention_decode(const kernels::KernelTable& kt, kvcache::KvCache& cache, i
       }
       for (int t0 = c0; t0 < c1; t0 += kSlotTile) {
         const int nt = std::min(kSlotTile, c1 - t0);
-        const float* krows = reinterpret_cast<const float*>(kb + static_cast<size_t>(t0) * row_bytes);
-        if (f16) {
-          kernels::fp16_to_f32_row(kt, reinterpret_cast<const uint16_t*>(krows), th.kt.data(),
-                                   static_cast<int64_t>(nt) * hd);
-          krows = th.kt.data();
-        }
+        const float* krows = cache_rows_f32(kt, cache, kb, t0, nt, spos, scratch, th.kt.data());
         for (int e = 0; e < hd; ++e) {
           float* col = &th.kT[static_cast<size_t>(e) * kSlotTile];
           for (int t = 0; t < nt; ++t) col[t] = krows[static_cast<size_t>(t) * hd + e];
@@ -104,12 +98,7 @@ void attention_decode(const kernels::KernelTable& kt, kvcache::KvCache& cache, i
       std::fill(o, o + static_cast<size_t>(group) * hd, 0.0f);
       for (int t0 = c0; t0 < c1; t0 += kSlotTile) {
         const int nt = std::min(kSlotTile, c1 - t0);
-        const float* vrows = reinterpret_cast<const float*>(vb + static_cast<size_t>(t0) * row_bytes);
-        if (f16) {
-          kernels::fp16_to_f32_row(kt, reinterpret_cast<const uint16_t*>(vrows), th.vt.data(),
-                                   static_cast<int64_t>(nt) * hd);
-          vrows = th.vt.data();
-        }
+        const float* vrows = cache_rows_f32(kt, cache, vb, t0, nt, nullptr, scratch, th.vt.data());
         tk.pv(&S[t0], cap_pad, group, vrows, nt, hd, o);
       }
     }
@@ -160,15 +149,32 @@ void attention_decode(const kernels::KernelTable& kt, kvcache::KvCache& cache, i
         kernels::scale(sr + c0, w[c], c1 - c0);
       }
     }
+    if (stats->reduce == GroupReduce::PerHead) {
+      VATP_CHECK(cache.stat_rows() >= group);
+      const size_t ccap = static_cast<size_t>(cache.capacity());
+      for (int r = 0; r < group; ++r) {
+        const float* ph = S + static_cast<size_t>(r) * cap_pad;
+        if (stats->accumulate) {
+          float* a = cache.acc_attn(layer, g) + r * ccap;
+          kernels::add(a, ph, a, ne[g]);
+        }
+        if (win) {
+          float* wa = cache.window_attn(layer, g) + r * ccap;
+          kernels::add(wa, ph, wa, ne[g]);
+        }
+        if (stats->last) {
+          float* la = cache.last_attn(layer, g) + r * ccap;
+          std::copy(ph, ph + ne[g], la);
+          std::fill(la + ne[g], la + n, 0.0f);
+        }
+      }
+      continue;
+    }
     float* red = scratch.threads[0].red.data();
     std::copy(S, S + ne[g], red);
     for (int r = 1; r < group; ++r) {
       const float* ph = S + static_cast<size_t>(r) * cap_pad;
-      if (stats->reduce == GroupReduce::Max) {
-        for (int s = 0; s < ne[g]; ++s) red[s] = std::max(red[s], ph[s]);
-      } else {
-        for (int s = 0; s < ne[g]; ++s) red[s] += ph[s];
-      }
+      for (int s = 0; s < ne[g]; ++s) red[s] += ph[s];
     }
     if (stats->reduce == GroupReduce::Mean) kernels::scale(red, 1.0f / static_cast<float>(group), ne[g]);
     if (stats->accumulate) {

@@ -8,6 +8,7 @@
 #include <cstddef>
 
 #include "kernels/kernel_table.h"
+#include "kvcache/kv_cache.h"
 
 namespace vatp::model {
 
@@ -25,5 +26,14 @@ struct TileKernels {
 
 // The AVX2 build when the kernel table is AVX2 or better, else the generic one.
 const TileKernels& tile_kernels(kernels::Isa isa);
+
+class AttentionScratch;
+// Rows [t0, t0 + nt) of one head's K or V storage (`base`) as f32 rows of head_dim:
+// a pointer into the cache for f32, else converted into tmp (nt × head_dim floats).
+// For keys (spos != nullptr) with key rerotation on, each row is rotated at its
+// slot's position spos[t] (into tmp); masked slots (position ≥ the table) stay as they are.
+const float* cache_rows_f32(const kernels::KernelTable& kt, const kvcache::KvCache& cache,
+                            const uint8_t* base, int t0, int nt, const int32_t* spos,
+                            const AttentionScratch& scratch, float* tmp);
 
 }  // namespace vatp::model

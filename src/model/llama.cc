@@ -71,7 +71,10 @@ Status Model::forward(const int32_t* tokens, const int32_t* positions, int64_t m
       if (L.bv) kernels::add(vi, L.bv, vi, kvd);
       kernels::rope_cache(positions[i], c.n_rot, c.rope, s.rope_cs.data());
       kernels::rope_apply(qi, c.n_heads, hd, c.n_rot, c.rope_layout, s.rope_cs.data());
-      kernels::rope_apply(ki, c.n_kv_heads, hd, c.n_rot, c.rope_layout, s.rope_cs.data());
+      // With key rerotation the cache keeps keys unrotated; attention rotates them at
+      // their slot's (renumbered) position.
+      if (!s.attn.key_rope_on())
+        kernels::rope_apply(ki, c.n_kv_heads, hd, c.n_rot, c.rope_layout, s.rope_cs.data());
       VATP_RETURN_IF_ERROR(cache.append(l, ki, vi, positions[i]));
     }
     attention(kt_, cache, l, s.q.data(), positions, m, c.n_heads, s.att.data(), stats, s.attn, pool);

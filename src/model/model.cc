@@ -40,13 +40,14 @@ size_t Model::weight_bytes() const {
   return n;
 }
 
-Result<kvcache::KvCache> Model::make_cache(int capacity, kvcache::KvType type) const {
+Result<kvcache::KvCache> Model::make_cache(int capacity, kvcache::KvType type, bool per_query_head) const {
   kvcache::KvCacheConfig cc;
   cc.n_layers = config_.n_layers;
   cc.n_kv_heads = config_.n_kv_heads;
   cc.head_dim = config_.head_dim;
   cc.capacity = capacity;
   cc.type = type;
+  cc.stat_rows = per_query_head ? config_.group() : 1;
   return kvcache::KvCache::create(cc);
 }
 

@@ -21,6 +21,9 @@ class ForwardScratch {
  public:
   void reserve(const ModelConfig& c, int max_m, int n_threads, int kv_capacity);
   int max_m() const { return max_m_; }
+  // Keys enter the cache unrotated and are rotated at their slot's position when
+  // attended (--kv-rerotate); positions up to kv_capacity.
+  void enable_key_rerotation(const ModelConfig& c) { attn.enable_key_rope(c.rope, c.n_rot, c.rope_layout); }
 
   std::vector<float> x;        // [max_m × dim] residual stream
   std::vector<float> h;        // [max_m × dim] normed input of a sub-block
@@ -51,8 +54,9 @@ class Model {
   const kernels::KernelTable& kernels() const { return kt_; }
   size_t weight_bytes() const;
 
-  // A KV cache of `capacity` slots per (layer, KV head) for this model.
-  Result<kvcache::KvCache> make_cache(int capacity, kvcache::KvType type) const;
+  // A KV cache of `capacity` slots per (layer, KV head) for this model; with
+  // per_query_head the attention statistics keep one row per query head of a group.
+  Result<kvcache::KvCache> make_cache(int capacity, kvcache::KvType type, bool per_query_head = false) const;
 
   // Runs m tokens (tokens[i] at positions[i]) through the model, appending their K/V to
   // `cache`. logits: n_logit_rows × n_vocab for the LAST n_logit_rows tokens of the

@@ -108,6 +108,7 @@ struct HeadStats {
   std::span<const int32_t> pos;     // [n] original token position
   int32_t group = 1;                // query-head rows in attn (1 = already reduced)
   std::span<const float> attn;      // [group][n] the StatPlan statistic; empty for non-attention scorers
+  int64_t attn_stride = 0;          // floats from one query-head row of attn to the next (0 = n)
   std::span<const float> value_l1;  // [n] Σ_d |v_d|, needed for ValueNorm::kL1
   std::span<const float> value_l2;  // [n] ‖v‖₂, needed for ValueNorm::kL2
   std::span<const float> key_l2;    // [n] ‖k‖₂, needed for Scorer::kKeyNorm

@@ -16,10 +16,11 @@ inline float rank_key(float s) { return std::isnan(s) ? -std::numeric_limits<flo
 void reduce_group(GroupReduce red, const HeadStats& st, std::span<float> out) {
   const int64_t n = st.size();
   const int32_t g = st.group;
-  VATP_CHECK(g >= 1 && static_cast<int64_t>(st.attn.size()) == g * n);
+  const int64_t stride = st.attn_stride > 0 ? st.attn_stride : n;
+  VATP_CHECK(g >= 1 && stride >= n && static_cast<int64_t>(st.attn.size()) >= (g - 1) * stride + n);
   for (int64_t i = 0; i < n; ++i) out[i] = st.attn[i];
   for (int32_t h = 1; h < g; ++h) {
-    const float* row = st.attn.data() + h * n;
+    const float* row = st.attn.data() + h * stride;
     if (red == GroupReduce::kMax) {
       for (int64_t i = 0; i < n; ++i) out[i] = std::max(out[i], row[i]);
     } else {

@@ -1,7 +1,8 @@
 // Runs a KV policy against a KvCache: tells the forward pass which attention
 // statistics to gather, and at the policy's eviction points turns the cache's per-slot
 // statistics into a plan (src/policy, a pure decision) and applies it (the only
-// mutation). One per session; no allocation after construction except plan vectors.
+// mutation). One per session; the plan and selection buffers are members, reused, so
+// evictions stop allocating once they have grown to the largest head.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,9 @@ class KvEvictor {
   int64_t capacity() const { return capacity_; }
   // Prompt tokens per forward call during prefill (the chunk for the chunked schedule).
   int64_t prefill_chunk() const { return chunk_; }
+  // The cache must keep one statistics row per query head (GQA reduction after the
+  // accumulation: --kv-group max).
+  bool per_query_head() const { return stat_plan_.per_query_head; }
 
   // The statistics request for a forward call in the prefill (tokens at positions
   // < prompt_len) or in decoding.
@@ -38,14 +42,14 @@ class KvEvictor {
   KvEvictor() : rng_(0) {}
   policy::PolicyConfig cfg_;
   policy::BudgetSplit split_;
-  policy::StatPlan plan_;
+  policy::StatPlan stat_plan_;
   int64_t prompt_len_ = 0;
   int64_t capacity_ = 0;
   int64_t chunk_ = 0;
   model::AttentionStatsRequest prefill_req_, decode_req_;
   policy::Rng rng_;
   policy::SelectScratch scratch_;
-  std::vector<int32_t> keep_;
+  std::vector<kvcache::HeadKeep> plan_;  // [layers × kv heads]; the first n of them are applied
   std::vector<std::vector<int32_t>> keep_layer_;
   std::vector<policy::HeadStats> heads_;
 };

@@ -31,6 +31,13 @@ Result<std::unique_ptr<Session>> Session::create(const model::Model& model, cons
                             std::to_string(model.config().n_vocab));
   }
   opts.n_batch = std::min(opts.n_batch, opts.n_ctx);
+  if (opts.kv_rerotate && opts.kv_policy.evict && opts.kv_policy.schedule == policy::Schedule::kChunked &&
+      opts.kv_policy.scorer == policy::Scorer::kWindowAttention) {
+    // The prompt window is given in original positions, which rerotation renumbers
+    // after every chunk.
+    return invalid_argument("--kv-rerotate cannot be combined with a windowed scorer (" +
+                            opts.kv_policy.name + ") under the chunked schedule; use oneshot or continuous");
+  }
   // With an evicting policy the real cache is sized by begin_policy() once the prompt
   // length is known; allocating n_ctx slots here would defeat the memory bound.
   const int initial_capacity = opts.kv_policy.evict ? 1 : opts.n_ctx;
@@ -49,6 +56,7 @@ Session::Session(const model::Model& model, const tokenizer::Tokenizer& tok, Thr
       logits_(model.config().n_vocab, 0.0f),
       positions_(opts.n_batch) {
   scratch_.reserve(model.config(), opts.n_batch, pool.size(), opts.n_ctx);
+  if (opts.kv_rerotate) scratch_.enable_key_rerotation(model.config());
   update_kv_stats();
 }
 
@@ -71,7 +79,11 @@ void Session::update_kv_stats() {
 Status Session::check_fits(int64_t n_prompt, int n_predict) const {
   const int64_t ctx = opts_.n_ctx;
   const int64_t start = n_past_;
-  if (start + n_prompt >= ctx || start + n_prompt + n_predict > ctx) {
+  // Rerotation with a policy that evicts every decode step keeps positions below the
+  // budget: only the prompt must fit.
+  const bool unbounded = opts_.kv_rerotate && opts_.kv_policy.evict &&
+                         policy::evicts_at(opts_.kv_policy, policy::Phase::kDecodeStep);
+  if (start + n_prompt >= ctx || (!unbounded && start + n_prompt + n_predict > ctx)) {
     return out_of_range(
         "the prompt (" + std::to_string(n_prompt) + " tokens" +
         (start > 0 ? ", after " + std::to_string(start) + " already in the cache" : std::string()) +
@@ -87,16 +99,25 @@ Status Session::eval(std::span<const int32_t> ids, float* logits, int64_t n_logi
     return invalid_argument("a forward call takes 1.." + std::to_string(opts_.n_batch) + " tokens, got " +
                             std::to_string(m));
   }
-  if (n_past_ + m > opts_.n_ctx) {
-    return out_of_range("context full: " + std::to_string(n_past_) + " + " + std::to_string(m) +
-                        " tokens > " + std::to_string(opts_.n_ctx));
+  // Positions: the token count so far, or with rerotation the cache length (every
+  // head holds the same number of tokens: budgets are per head and equal).
+  int64_t base = n_past_;
+  if (opts_.kv_rerotate) {
+    base = cache_.max_length();
+    if (cache_.min_length() != base) {
+      return internal_error("--kv-rerotate needs every KV head to hold the same number of tokens");
+    }
+  }
+  if (base + m > opts_.n_ctx) {
+    return out_of_range("context full: " + std::to_string(base) + " + " + std::to_string(m) + " tokens > " +
+                        std::to_string(opts_.n_ctx));
   }
   const int32_t n_vocab = model_.config().n_vocab;
   for (int32_t id : ids) {
     if (id < 0 || id >= n_vocab)
       return out_of_range("token id " + std::to_string(id) + " outside the vocabulary");
   }
-  for (int64_t i = 0; i < m; ++i) positions_[i] = static_cast<int32_t>(n_past_ + i);
+  for (int64_t i = 0; i < m; ++i) positions_[i] = static_cast<int32_t>(base + i);
   const bool decoding = evictor_ && n_past_ >= prompt_len_;
   const model::AttentionStatsRequest* req = stats_override_;
   if (req == nullptr && evictor_) req = evictor_->request(decoding);
@@ -142,7 +163,7 @@ Status Session::begin_policy(int64_t prompt_len) {
   if (n_past_ != 0) return invalid_argument("a KV policy must be set up before the first token");
   // The cache holds the policy's peak, not the context: this is where memory is saved.
   const int64_t cap = std::min<int64_t>(e.capacity(), opts_.n_ctx);
-  VATP_ASSIGN_OR_RETURN(cache_, model_.make_cache(static_cast<int>(cap), opts_.kv_type));
+  VATP_ASSIGN_OR_RETURN(cache_, model_.make_cache(static_cast<int>(cap), opts_.kv_type, e.per_query_head()));
   evictor_.emplace(std::move(e));
   update_kv_stats();
   return Status::ok();
@@ -153,6 +174,7 @@ Status Session::evict(policy::Phase phase) {
   Timer t;
   VATP_ASSIGN_OR_RETURN(int64_t removed, evictor_->maybe_evict(phase, cache_));
   stats_.tokens_evicted += removed;
+  if (opts_.kv_rerotate && removed > 0) cache_.renumber_positions();
   stats_.scoring_seconds += t.seconds();
   update_kv_stats();
   return Status::ok();
@@ -193,6 +215,9 @@ Status Session::prefill_shared(std::span<const int32_t> prompt, const model::Att
   if (prompt.empty()) return invalid_argument("the prompt is empty (no tokens to start from)");
   VATP_RETURN_IF_ERROR(check_fits(static_cast<int64_t>(prompt.size()), 0));
   evictor_.reset();
+  if (req.reduce == model::GroupReduce::PerHead && cache_.stat_rows() == 1) {
+    VATP_ASSIGN_OR_RETURN(cache_, model_.make_cache(opts_.n_ctx, opts_.kv_type, /*per_query_head=*/true));
+  }
   prompt_len_ = static_cast<int64_t>(prompt.size());
   stats_override_ = &req;
   const Status st = prefill(prompt);
@@ -201,8 +226,9 @@ Status Session::prefill_shared(std::span<const int32_t> prompt, const model::Att
 }
 
 Status Session::fork_policy(const Session& src, const policy::PolicyConfig& cfg) {
-  if (&src.model_ != &model_ || src.opts_.n_ctx != opts_.n_ctx || src.opts_.kv_type != opts_.kv_type) {
-    return invalid_argument("fork_policy: the sessions differ in model, context or KV type");
+  if (&src.model_ != &model_ || src.opts_.n_ctx != opts_.n_ctx || src.opts_.kv_type != opts_.kv_type ||
+      src.opts_.kv_rerotate != opts_.kv_rerotate) {
+    return invalid_argument("fork_policy: the sessions differ in model, context, KV type or rerotation");
   }
   reset();
   opts_.kv_policy = cfg;

@@ -34,6 +34,11 @@ struct SessionOptions {
   // KV compression (src/policy). With an evicting policy, generate() sizes the cache
   // for the policy's budget (not n_ctx) once the prompt length is known.
   policy::PolicyConfig kv_policy;
+  // StreamingLLM's cache positions: after every eviction the kept tokens are renumbered
+  // 0..n-1 and keys are rotated at those positions (stored unrotated, rotated when
+  // attended, so no rounding accumulates); new tokens take position n. With a policy
+  // that evicts while decoding, generation can then run past n_ctx.
+  bool kv_rerotate = false;
 };
 
 // Why generation stopped.

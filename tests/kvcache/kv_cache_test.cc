@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/fp16.h"
+#include "kernels/quant.h"
 
 namespace vatp::kvcache {
 namespace {
@@ -39,11 +40,12 @@ TEST(KvCache, CreateRejectsBadConfigs) {
 TEST(KvCache, TypeNames) {
   EXPECT_EQ(*kv_type_from_name("f16"), KvType::F16);
   EXPECT_EQ(*kv_type_from_name("f32"), KvType::F32);
-  auto q = kv_type_from_name("q8_0");
-  ASSERT_FALSE(q.is_ok());
-  EXPECT_NE(q.status().to_string().find("q8_0"), std::string::npos);
-  EXPECT_FALSE(kv_type_from_name("int4").is_ok());
+  EXPECT_EQ(*kv_type_from_name("q8_0"), KvType::Q8_0);
+  auto bad = kv_type_from_name("int4");
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_NE(bad.status().to_string().find("int4"), std::string::npos);
   EXPECT_STREQ(kv_type_name(KvType::F16), "f16");
+  EXPECT_STREQ(kv_type_name(KvType::Q8_0), "q8_0");
 }
 
 TEST(KvCache, AppendStoresRowsAndMetadataForEveryType) {
@@ -184,6 +186,57 @@ TEST(KvCache, ClearAndMemoryAccounting) {
   EXPECT_EQ(c->kv_bytes_used(), 0u);
   ASSERT_TRUE(c->append(2, k.data(), k.data(), 7).is_ok());
   EXPECT_EQ(c->pos(2, 1)[0], 7);
+}
+
+// q8_0: 34 bytes per 32 values, rows equal to the reference quantizer's, norms from
+// the dequantized values; a head_dim that is not a multiple of 32 is refused.
+TEST(KvCache, Q8_0Storage) {
+  EXPECT_FALSE(KvCache::create({1, 1, 48, 4, KvType::Q8_0}).is_ok());
+  auto c = KvCache::create({2, 2, 64, 4, KvType::Q8_0});
+  ASSERT_TRUE(c.is_ok());
+  EXPECT_EQ(c->row_bytes(), 68u);
+  EXPECT_EQ(c->kv_bytes_per_token(), static_cast<size_t>(2) * 2 * 2 * 68);
+  std::vector<float> k(128), v(128);
+  for (size_t i = 0; i < k.size(); ++i) {
+    k[i] = std::sin(0.37f * static_cast<float>(i)) * 3.0f;
+    v[i] = std::cos(0.11f * static_cast<float>(i)) - 0.25f;
+  }
+  ASSERT_TRUE(c->append(1, k.data(), v.data(), 5).is_ok());
+  for (int h = 0; h < 2; ++h) {
+    std::vector<uint8_t> ref(68);
+    kernels::quantize_row_ref(DType::Q8_0, &v[static_cast<size_t>(h) * 64], ref.data(), 64);
+    EXPECT_EQ(std::memcmp(c->v(1, h), ref.data(), 68), 0);
+    std::vector<float> deq(64);
+    kernels::dequant_row_ref(DType::Q8_0, ref.data(), deq.data(), 64);
+    double l1 = 0;
+    for (float x : deq) l1 += std::fabs(x);
+    EXPECT_NEAR(c->value_l1(1, h)[0], l1, 1e-4);
+  }
+  EXPECT_EQ(c->kv_bytes_used(), static_cast<size_t>(2) * 2 * 68);
+}
+
+// Per-query-head statistics rows move with their slot; renumbering gives slot j position j.
+TEST(KvCache, StatRowsFollowApplyAndRenumber) {
+  auto c = KvCache::create({1, 1, kHd, 6, KvType::F32, 3});
+  ASSERT_TRUE(c.is_ok());
+  EXPECT_EQ(c->stat_rows(), 3);
+  for (int32_t p = 0; p < 5; ++p) {
+    const auto k = kv_row(p, 1, 1.0f);
+    ASSERT_TRUE(c->append(0, k.data(), k.data(), 10 * p).is_ok());
+    for (int r = 0; r < 3; ++r) c->acc_attn(0, 0)[r * 6 + p] = static_cast<float>(100 * r + p);
+  }
+  EvictionPlan plan;
+  plan.heads = {{0, 0, {1, 3, 4}}};
+  ASSERT_TRUE(c->apply(plan).is_ok());
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(c->acc_attn(0, 0)[r * 6 + 0], 100.0f * r + 1);
+    EXPECT_EQ(c->acc_attn(0, 0)[r * 6 + 1], 100.0f * r + 3);
+    EXPECT_EQ(c->acc_attn(0, 0)[r * 6 + 2], 100.0f * r + 4);
+  }
+  EXPECT_EQ(c->pos(0, 0)[1], 30);
+  c->renumber_positions();
+  for (int s = 0; s < 3; ++s) EXPECT_EQ(c->pos(0, 0)[s], s);
+  EXPECT_EQ(c->min_length(), 3);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // Attention over the KV cache vs a naive double-precision full-matrix reference:
-// decode (m = 1) and prefill (m > 1, causal), GQA groups 1/3, f32 and f16 caches,
-// evicted (non-contiguous) slots, masked slots, and the statistics (column sums,
-// windowed column sums, last-row probabilities, sum/mean/max group reduction).
+// decode (m = 1) and prefill (m > 1, causal), GQA groups 1/3, f32, f16 and q8_0
+// caches, evicted (non-contiguous) slots, masked slots, keys rotated when read
+// (rerotation), and the statistics (column sums, windowed column sums, last-row
+// probabilities; sum/mean group reduction or one row per query head).
 #include "model/attention.h"
 
 #include <gtest/gtest.h>
@@ -15,6 +16,8 @@
 #include "core/fp16.h"
 #include "core/thread_pool.h"
 #include "kernels/kernel_table.h"
+#include "kernels/ops.h"
+#include "kernels/quant.h"
 
 namespace vatp::model {
 namespace {
@@ -28,15 +31,24 @@ struct Case {
   GroupReduce reduce = GroupReduce::Sum;
   int threads = 2;
   float k_scale = 1.5f;
+  bool rerotate = false;  // keys stored unrotated; after the eviction positions are renumbered
 };
 
 struct Token {
-  std::vector<double> k, v;  // [n_kv][hd], as stored (f16-rounded for an f16 cache)
+  std::vector<float> k, v;  // [n_kv][hd], as stored (rounded to f16 / q8_0), keys unrotated if rerotate
 };
 
-double stored(float x, kvcache::KvType t) {
-  return t == kvcache::KvType::F16 ? static_cast<double>(fp16_to_f32(f32_to_fp16(x)))
-                                   : static_cast<double>(x);
+// One head's row as the cache stores it.
+std::vector<float> stored(const float* x, int hd, kvcache::KvType t) {
+  std::vector<float> r(x, x + hd);
+  if (t == kvcache::KvType::F16) {
+    for (float& e : r) e = fp16_to_f32(f32_to_fp16(e));
+  } else if (t == kvcache::KvType::Q8_0) {
+    std::vector<uint8_t> b(static_cast<size_t>(hd / 32 * 34));
+    kernels::quantize_row_ref(DType::Q8_0, x, b.data(), hd);
+    kernels::dequant_row_ref(DType::Q8_0, b.data(), r.data(), hd);
+  }
+  return r;
 }
 
 void check(const Case& c, kernels::Isa isa) {
@@ -45,8 +57,10 @@ void check(const Case& c, kernels::Isa isa) {
                                     << static_cast<int>(c.reduce) << " isa " << kernels::isa_name(isa));
   const kernels::KernelTable kt = kernels::make_kernel_table(isa);
   const int n_heads = c.n_kv * c.group, hd = c.hd, cap = c.n_old + c.m + 2;
-  auto cache = kvcache::KvCache::create({2, c.n_kv, hd, cap, c.type});
+  const bool per_head = c.reduce == GroupReduce::PerHead;
+  auto cache = kvcache::KvCache::create({2, c.n_kv, hd, cap, c.type, per_head ? c.group : 1});
   ASSERT_TRUE(cache.is_ok());
+  kernels::RopeParams rope;
   const int layer = 1;
   std::mt19937 rng(static_cast<uint32_t>(c.group * 100 + c.m));
   std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -56,9 +70,9 @@ void check(const Case& c, kernels::Isa isa) {
     for (float& x : k) x = c.k_scale * nd(rng);  // peaked enough that probabilities differ a lot
     for (float& x : v) x = nd(rng);
     Token t;
-    for (size_t i = 0; i < k.size(); ++i) {
-      t.k.push_back(stored(k[i], c.type));
-      t.v.push_back(stored(v[i], c.type));
+    for (int g = 0; g < c.n_kv; ++g) {
+      for (float x : stored(&k[static_cast<size_t>(g * hd)], hd, c.type)) t.k.push_back(x);
+      for (float x : stored(&v[static_cast<size_t>(g * hd)], hd, c.type)) t.v.push_back(x);
     }
     toks[p] = t;
     ASSERT_TRUE(cache->append(layer, k.data(), v.data(), p).is_ok());
@@ -78,11 +92,29 @@ void check(const Case& c, kernels::Isa isa) {
     plan.heads.push_back(hk);
   }
   ASSERT_TRUE(cache->apply(plan).is_ok());
+  // ids[g][s] = the token in head g's slot s; live[g][s] its position.
+  std::vector<std::vector<int32_t>> ids = live;
+  int32_t next = c.n_old;
+  if (c.rerotate) {
+    cache->renumber_positions();
+    for (auto& l : live) {
+      for (size_t s = 0; s < l.size(); ++s) l[s] = static_cast<int32_t>(s);
+    }
+    next = static_cast<int32_t>(live[0].size());
+    for (const auto& l : live) ASSERT_EQ(l.size(), live[0].size());
+  }
   std::vector<int32_t> pos(static_cast<size_t>(c.m));
   for (int i = 0; i < c.m; ++i) {
-    pos[static_cast<size_t>(i)] = c.n_old + i;
-    add(c.n_old + i);
-    for (auto& l : live) l.push_back(c.n_old + i);
+    pos[static_cast<size_t>(i)] = next + i;
+    add(c.n_old + i);  // token id
+    ASSERT_TRUE(cache->length(layer, 0) > 0);
+    for (int g = 0; g < c.n_kv; ++g) {
+      live[static_cast<size_t>(g)].push_back(next + i);
+      ids[static_cast<size_t>(g)].push_back(c.n_old + i);
+    }
+  }
+  if (c.rerotate) {  // append() recorded the token id as position; use the cache positions
+    cache->renumber_positions();
   }
   std::vector<float> q(static_cast<size_t>(c.m * n_heads * hd));
   for (float& x : q) x = nd(rng);
@@ -95,17 +127,30 @@ void check(const Case& c, kernels::Isa isa) {
   ThreadPool pool(c.threads);
   AttentionScratch scratch;
   scratch.reserve(pool.size(), c.n_kv, cap, hd, c.group);
+  if (c.rerotate) scratch.enable_key_rope(rope, hd, kernels::RopeLayout::Normal);
+  // The key of head g's slot s as attention must see it.
+  auto key = [&](int g, size_t s) {
+    const Token& t = toks[ids[static_cast<size_t>(g)][s]];
+    std::vector<float> k(t.k.begin() + g * hd, t.k.begin() + (g + 1) * hd);
+    if (c.rerotate)
+      kernels::rope(k.data(), 1, hd, hd, live[static_cast<size_t>(g)][s], rope, kernels::RopeLayout::Normal);
+    return k;
+  };
   std::vector<float> out(q.size(), -7.0f);
   attention(kt, *cache, layer, q.data(), pos.data(), c.m, n_heads, out.data(), &req, scratch, pool);
 
   // Reference: per row and head, the full score row over the head's live positions.
-  const double tol = c.type == kvcache::KvType::F32 ? 2e-5 : 3e-3;  // f16: q is rounded to f16 too
+  const double tol = c.type == kvcache::KvType::F16 ? 3e-3 : 2e-5;  // f16: q is rounded to f16 too
+  const size_t ccap = static_cast<size_t>(cap);
   for (int g = 0; g < c.n_kv; ++g) {
     const auto& lv = live[static_cast<size_t>(g)];
     ASSERT_EQ(cache->length(layer, g), static_cast<int>(lv.size()));
-    std::vector<double> acc(lv.size(), 0.0), win(lv.size(), 0.0), last(lv.size(), 0.0);
+    std::vector<std::vector<float>> keys;
+    for (size_t s = 0; s < lv.size(); ++s) keys.push_back(key(g, s));
+    const int rows = per_head ? c.group : 1;  // statistics rows kept per slot
+    std::vector<double> acc(lv.size() * rows, 0.0), win(acc.size(), 0.0), last(acc.size(), 0.0);
     for (int i = 0; i < c.m; ++i) {
-      std::vector<double> red(lv.size(), 0.0);
+      std::vector<double> red(lv.size() * rows, 0.0);
       for (int hq = 0; hq < c.group; ++hq) {
         const int h = g * c.group + hq;
         const float* qh = &q[static_cast<size_t>((i * n_heads + h) * hd)];
@@ -114,7 +159,7 @@ void check(const Case& c, kernels::Isa isa) {
         for (size_t s = 0; s < lv.size(); ++s) {
           if (lv[s] > pos[static_cast<size_t>(i)]) continue;
           double d = 0;
-          for (int e = 0; e < hd; ++e) d += qh[e] * toks[lv[s]].k[static_cast<size_t>(g * hd + e)];
+          for (int e = 0; e < hd; ++e) d += qh[e] * static_cast<double>(keys[s][static_cast<size_t>(e)]);
           p[s] = d / std::sqrt(static_cast<double>(hd));
           mx = std::max(mx, p[s]);
         }
@@ -124,29 +169,29 @@ void check(const Case& c, kernels::Isa isa) {
         for (int e = 0; e < hd; ++e) {
           double o = 0;
           for (size_t s = 0; s < lv.size(); ++s)
-            o += p[s] / sum * toks[lv[s]].v[static_cast<size_t>(g * hd + e)];
+            o += p[s] / sum * toks[ids[static_cast<size_t>(g)][s]].v[static_cast<size_t>(g * hd + e)];
           ASSERT_NEAR(out[static_cast<size_t>((i * n_heads + h) * hd + e)], o, tol)
               << "row " << i << " head " << h;
         }
-        for (size_t s = 0; s < lv.size(); ++s) {
-          const double pr = p[s] / sum;
-          red[s] = c.reduce == GroupReduce::Max ? std::max(red[s], pr) : red[s] + pr;
-        }
+        for (size_t s = 0; s < lv.size(); ++s) red[(per_head ? hq * lv.size() : 0) + s] += p[s] / sum;
       }
       if (c.reduce == GroupReduce::Mean) {
         for (double& r : red) r /= c.group;
       }
-      for (size_t s = 0; s < lv.size(); ++s) {
+      for (size_t s = 0; s < red.size(); ++s) {
         acc[s] += red[s];
         if (pos[static_cast<size_t>(i)] >= req.window_start) win[s] += red[s];
         if (i == c.m - 1) last[s] = red[s];
       }
     }
-    for (size_t s = 0; s < lv.size(); ++s) {
-      EXPECT_EQ(cache->pos(layer, g)[s], lv[s]);
-      EXPECT_NEAR(cache->acc_attn(layer, g)[s], acc[s], tol) << "slot " << s;
-      EXPECT_NEAR(cache->window_attn(layer, g)[s], win[s], tol) << "slot " << s;
-      EXPECT_NEAR(cache->last_attn(layer, g)[s], last[s], tol) << "slot " << s;
+    for (int r = 0; r < rows; ++r) {
+      for (size_t s = 0; s < lv.size(); ++s) {
+        const size_t o = r * ccap + s, e = r * lv.size() + s;
+        EXPECT_EQ(cache->pos(layer, g)[s], lv[s]);
+        EXPECT_NEAR(cache->acc_attn(layer, g)[o], acc[e], tol) << "slot " << s << " row " << r;
+        EXPECT_NEAR(cache->window_attn(layer, g)[o], win[e], tol) << "slot " << s << " row " << r;
+        EXPECT_NEAR(cache->last_attn(layer, g)[o], last[e], tol) << "slot " << s << " row " << r;
+      }
     }
     // Column sums of a Sum reduction add up to (rows × group): each row is a distribution.
     if (c.reduce == GroupReduce::Sum) {
@@ -192,11 +237,42 @@ TEST(Attention, PrefillMatchesReference) {
 }
 
 TEST(Attention, GroupReductions) {
-  for (GroupReduce r : {GroupReduce::Sum, GroupReduce::Mean, GroupReduce::Max}) {
+  for (GroupReduce r : {GroupReduce::Sum, GroupReduce::Mean, GroupReduce::PerHead}) {
     for (int m : {1, 5}) {
       Case c;
       c.reduce = r;
       c.m = m;
+      check(c, kernels::detect_isa());
+    }
+  }
+}
+
+// q8_0 storage: the reference reads the dequantized values, queries stay f32.
+TEST(Attention, Q8_0Cache) {
+  for (kernels::Isa isa : {kernels::Isa::Scalar, kernels::detect_isa()}) {
+    for (int m : {1, 7}) {
+      for (int hd : {32, 64}) {
+        Case c;
+        c.type = kvcache::KvType::Q8_0;
+        c.hd = hd;
+        c.m = m;
+        check(c, isa);
+      }
+    }
+  }
+}
+
+// Rerotation: keys stored unrotated and rotated at their (renumbered) slot positions
+// when read, in both paths, with every cache type.
+TEST(Attention, KeysRotatedAtSlotPositions) {
+  for (kvcache::KvType t : {kvcache::KvType::F32, kvcache::KvType::F16, kvcache::KvType::Q8_0}) {
+    for (int m : {1, 6}) {
+      Case c;
+      c.type = t;
+      c.hd = 32;
+      c.m = m;
+      c.rerotate = true;
+      c.reduce = m == 1 ? GroupReduce::PerHead : GroupReduce::Sum;
       check(c, kernels::detect_isa());
     }
   }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -142,7 +143,7 @@ struct Ran {
 };
 
 Ran run_vatp(const std::string& args) {
-  const std::string err = ::testing::TempDir() + "/vatp_bench_err.txt";
+  const std::string err = ::testing::TempDir() + "/vatp_bench_err_" + std::to_string(::getpid()) + ".txt";
   const std::string cmd = std::string(VATP_BINARY_DIR) + "/vatp bench " + args + " >/dev/null 2>" + err;
   const int st = std::system(cmd.c_str());
   Ran r;

@@ -2,6 +2,7 @@
 // message on stderr; with the real model, run/ppl must produce sane output.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -30,7 +31,9 @@ std::string read_all(const std::string& path) {
 // Runs `vatp ARGS` through the shell, capturing stdout and stderr to temp files.
 Ran run_vatp(const std::string& args) {
   const std::string dir = ::testing::TempDir();
-  const std::string out = dir + "/vatp_cli_out.txt", err = dir + "/vatp_cli_err.txt";
+  // Per-process names: ctest runs tests of this binary in parallel processes.
+  const std::string tag = std::to_string(::getpid());
+  const std::string out = dir + "/vatp_cli_out_" + tag + ".txt", err = dir + "/vatp_cli_err_" + tag + ".txt";
   const std::string cmd = std::string(VATP_BINARY_DIR) + "/vatp " + args + " >" + out + " 2>" + err;
   const int st = std::system(cmd.c_str());
   Ran r;
@@ -78,7 +81,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadFlagCase{"ppl -m /nonexistent.gguf -f /tmp/x.txt -c 0", "-c"},
                       BadFlagCase{"ppl -m /nonexistent.gguf -f /tmp/x.txt --chunks 0", "--chunks"},
                       BadFlagCase{"ppl -m /nonexistent.gguf -f /nonexistent/text.txt", "text.txt"},
-                      BadFlagCase{"ppl -m /nonexistent.gguf -f /tmp/x.txt -t 0", "-t"}));
+                      BadFlagCase{"ppl -m /nonexistent.gguf -f /tmp/x.txt -t 0", "-t"}),
+    // Stable names (the default would print the struct's bytes, pointers included).
+    [](const ::testing::TestParamInfo<BadFlagCase>& info) { return "case" + std::to_string(info.index); });
 
 TEST(Cli, RunGreedyJsonMatchesStdout) {
   REQUIRE_BINARY();

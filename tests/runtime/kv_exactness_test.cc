@@ -3,8 +3,6 @@
 // the semantics of the official masking code — for every policy and schedule.
 #include <gtest/gtest.h>
 
-#include "common/model_path.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -13,6 +11,7 @@
 #include <random>
 #include <set>
 
+#include "common/model_path.h"
 #include "gguf/gguf.h"
 #include "kernels/quant.h"
 #include "model/model.h"
@@ -95,7 +94,8 @@ struct Driver {
     auto ev = KvEvictor::create(cfg, n, ctx);
     EXPECT_TRUE(ev.is_ok()) << ev.status().to_string();
     if (!ev.is_ok()) return {INFINITY, 0};
-    auto a = model.make_cache(static_cast<int>(std::min<int64_t>(ev->capacity(), ctx)), kvcache::KvType::F32);
+    auto a = model.make_cache(static_cast<int>(std::min<int64_t>(ev->capacity(), ctx)), kvcache::KvType::F32,
+                              ev->per_query_head());
     auto b = model.make_cache(ctx, kvcache::KvType::F32);
     const int nv = model.config().n_vocab;
     model::ForwardScratch sa, sb;
@@ -173,7 +173,21 @@ void check_all_policies(const model::Model& m, const std::vector<int32_t>& promp
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 27);
+  // GQA reduction after accumulation (--kv-group max): per-query-head statistics rows.
+  for (const char* name : {"h2o", "tova", "snapkv"}) {
+    policy::PolicyFlags f;
+    f.policy = name;
+    f.budget = "0.4";
+    f.group = "max";
+    if (std::string(name) == "snapkv") f.recent = "4", f.window = "8";
+    auto cfg = policy::config_from_flags(f);
+    ASSERT_TRUE(cfg.is_ok()) << name << ": " << cfg.status().to_string();
+    const auto [diff, evicted] = d.run(*cfg, prompt, n_decode);
+    EXPECT_LE(diff, 1e-4f) << name << " group max";
+    EXPECT_GT(evicted, 0) << name << " group max evicted nothing";
+    ++checked;
+  }
+  EXPECT_EQ(checked, 30);
 }
 
 TEST(KvExactness, RandomGqaModelAllPoliciesAndSchedules) {

@@ -93,24 +93,28 @@ std::string apply_chat_template(const ChatFormat& fmt, const std::vector<ChatMes
       break;
     case ChatTemplate::Llama2:
     case ChatTemplate::Mistral: {
-      // Llama 2: "[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST] {answer} </s><s>[INST] ...";
-      // Mistral: "[INST] {system}\n\n{user} [/INST]{answer}</s>[INST] ...". The first BOS
-      // comes from the tokenizer (add_special).
+      // As llama.cpp formats these models' own templates (tests/data/chat_templates_llamacpp.jsonl):
+      // Llama 2 chat: "[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST]{answer}</s>[INST] ...",
+      //   every content stripped of surrounding whitespace;
+      // Mistral Instruct: "[INST] {system}\n{user} [/INST]{answer}</s>[INST] ...", verbatim.
+      // There is no generation prompt: the assistant turn starts right after [/INST]. The
+      // first BOS comes from the tokenizer (add_special).
+      const bool l2 = fmt.kind == ChatTemplate::Llama2;
+      auto text = [&](const std::string& c) { return l2 ? trim(c) : c; };
       std::string system;
       bool first_user = true;
-      const bool l2 = fmt.kind == ChatTemplate::Llama2;
       for (const ChatMessage& m : msgs) {
         if (m.role == "system") {
-          system = m.content;
+          system = text(m.content);
         } else if (m.role == "user") {
-          std::string content = m.content;
+          std::string content = text(m.content);
           if (first_user && !system.empty()) {
-            content = l2 ? "<<SYS>>\n" + system + "\n<</SYS>>\n\n" + content : system + "\n\n" + content;
+            content = l2 ? "<<SYS>>\n" + system + "\n<</SYS>>\n\n" + content : system + "\n" + content;
           }
           out += "[INST] " + content + " [/INST]";
           first_user = false;
         } else {
-          out += (l2 ? " " : "") + m.content + (l2 ? " </s><s>" : "</s>");
+          out += text(m.content) + "</s>";
         }
       }
       break;

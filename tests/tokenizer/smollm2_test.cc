@@ -148,9 +148,9 @@ TEST(ChatTemplates, ExactStrings) {
             "end_header_"
             "id|>\n\nU2<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
   EXPECT_EQ(apply_chat_template({ChatTemplate::Llama2, ""}, conv, true),
-            "[INST] <<SYS>>\nS\n<</SYS>>\n\nU1 [/INST] A1 </s><s>[INST] U2 [/INST]");
+            "[INST] <<SYS>>\nS\n<</SYS>>\n\nU1 [/INST]A1</s>[INST] U2 [/INST]");
   EXPECT_EQ(apply_chat_template({ChatTemplate::Mistral, ""}, conv, true),
-            "[INST] S\n\nU1 [/INST]A1</s>[INST] U2 [/INST]");
+            "[INST] S\nU1 [/INST]A1</s>[INST] U2 [/INST]");
   EXPECT_EQ(apply_chat_template({ChatTemplate::Vicuna, ""}, conv, true),
             "S\n\nUSER: U1\nASSISTANT: A1</s>\nUSER: U2\nASSISTANT:");
   EXPECT_EQ(*chat_template_from_name("llama3"), ChatTemplate::Llama3);

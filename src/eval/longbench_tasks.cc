@@ -159,6 +159,7 @@ Result<std::vector<Sample>> longbench_samples(std::string_view task, const std::
     s.truncate_to = max_length;
     s.max_new_tokens = cfg->max_new_tokens;
     s.stop_at_newline = task == "samsum";
+    s.min_new_tokens = task == "samsum" ? 1 : 0;  // min_length = context_length + 1
     out.push_back(std::move(s));
   }
   return out;

@@ -33,8 +33,18 @@ Result<RunOutcome> decode(runtime::Session& s, std::span<const int32_t> prompt, 
   RunOutcome o;
   const auto& st = s.stats();
   o.kv_fraction = st.kv_bytes_full > 0 ? static_cast<double>(st.kv_bytes_used) / st.kv_bytes_full : 1.0;
+  // Stop tokens banned while fewer than min_new_tokens are out (HF's min_length).
+  std::vector<int32_t> stops = {s.tokenizer().eos()};
+  if (sample.stop_at_newline) {
+    const std::vector<int32_t> nl =
+        s.tokenizer().encode("\n", /*add_special=*/false, /*parse_special=*/false);
+    if (!nl.empty()) stops.push_back(nl.back());
+  }
+  int produced = 0;
+  if (sample.min_new_tokens > 0) s.ban_next_tokens(stops);
   auto ids = s.continue_generation(prompt, sample.max_new_tokens, [&](int32_t, std::string_view piece) {
     o.prediction.append(piece);
+    if (++produced < sample.min_new_tokens) s.ban_next_tokens(stops);
     return !(sample.stop_at_newline && piece.find('\n') != std::string_view::npos);
   });
   if (!ids.is_ok()) return ids.status();

@@ -26,6 +26,9 @@ struct Sample {
   int max_new_tokens = 32;
   // Extra stop: end generation at the first newline token (LongBench samsum).
   bool stop_at_newline = false;
+  // The first min_new_tokens generated tokens cannot be a stop token (the vocabulary's
+  // EOS, or with stop_at_newline the newline token): pred.py's samsum min_length.
+  int min_new_tokens = 0;
   std::vector<std::string> answers;
   std::vector<std::string> all_classes;  // LongBench classification tasks
   int64_t length = 0;                    // LongBench `length` field (LongBench-E buckets)

@@ -1,6 +1,7 @@
 #include "runtime/session.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "core/check.h"
@@ -182,6 +183,10 @@ Status Session::evict(policy::Phase phase) {
 
 int32_t Session::sample_next() {
   Timer t;
+  for (int32_t id : banned_next_) {
+    if (id >= 0 && id < n_vocab()) logits_[static_cast<size_t>(id)] = -INFINITY;
+  }
+  banned_next_.clear();
   const int32_t id = sampler_.sample(logits_.data());
   sampler_.accept(id);
   stats_.sample_seconds += t.seconds();

@@ -93,6 +93,9 @@ class Session {
   Status prefill_chunk(std::span<const int32_t> ids, bool want_logits);
   // Picks the next token from last_logits() and records it in the sampler's history.
   int32_t sample_next();
+  // The next sample_next() cannot pick these ids (their logits become −inf for that one
+  // draw): HF's min_length, e.g. LongBench samsum's "no stop token first".
+  void ban_next_tokens(std::span<const int32_t> ids) { banned_next_.assign(ids.begin(), ids.end()); }
   // Feeds one token at position n_past() and leaves its logits in last_logits().
   Status decode_step(int32_t token);
 
@@ -158,8 +161,9 @@ class Session {
   Sampler sampler_;
   int64_t n_past_ = 0;
   SessionStats stats_;
-  std::vector<float> logits_;       // [n_vocab] logits of the last processed token
-  std::vector<int32_t> positions_;  // [n_batch] positions of the chunk being run
+  std::vector<float> logits_;         // [n_vocab] logits of the last processed token
+  std::vector<int32_t> positions_;    // [n_batch] positions of the chunk being run
+  std::vector<int32_t> banned_next_;  // ids sample_next() must not pick, once
   std::optional<KvEvictor> evictor_;
   int64_t prompt_len_ = 0;
   const model::AttentionStatsRequest* stats_override_ = nullptr;  // prefill_shared only

@@ -130,6 +130,7 @@ TEST(LongBenchTasks, SamplesCarryEverythingTheRunnerNeeds) {
   const auto samsum = longbench_samples("samsum", *recs, 0);
   ASSERT_TRUE(samsum.is_ok());
   EXPECT_TRUE((*samsum)[0].stop_at_newline);
+  EXPECT_EQ((*samsum)[0].min_new_tokens, 1);
   EXPECT_FALSE((*samsum)[0].chat);
   EXPECT_EQ((*samsum)[0].truncate_to, 0);
   EXPECT_EQ((*samsum)[0].max_new_tokens, 128);

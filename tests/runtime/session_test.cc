@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -98,6 +99,23 @@ TEST_F(SessionSmol, GreedyIsDeterministicAndStopsAtN) {
   auto again = a->generate(p, 6, nullptr);
   ASSERT_TRUE(again.is_ok());
   EXPECT_EQ(*again, *ids);
+}
+
+// ban_next_tokens: the greedy pick is excluded for exactly one draw.
+TEST_F(SessionSmol, BanNextTokensExcludesThemOnce) {
+  auto a = make(128, 64);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->prefill(prompt("The capital of France is")).is_ok());
+  const float* l = a->last_logits();
+  const int32_t best = static_cast<int32_t>(std::max_element(l, l + a->n_vocab()) - l);
+  const int32_t banned[1] = {best};
+  a->ban_next_tokens(banned);
+  const int32_t got = a->sample_next();
+  EXPECT_NE(got, best);
+  ASSERT_TRUE(a->decode_step(got).is_ok());
+  // Only once: the next draw is the plain argmax again.
+  const float* l2 = a->last_logits();
+  EXPECT_EQ(a->sample_next(), static_cast<int32_t>(std::max_element(l2, l2 + a->n_vocab()) - l2));
 }
 
 TEST_F(SessionSmol, CallbackCanStop) {

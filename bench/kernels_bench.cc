@@ -51,8 +51,12 @@ Weights make_weights(DType t, int64_t rows, int64_t cols) {
   return w;
 }
 
-void bm_matmul(benchmark::State& state, Isa isa, DType t, int64_t rows, int64_t cols, int64_t m) {
-  const KernelTable kt = make_kernel_table(isa);
+// one_row: without the 4-row GEMV kernel (one vec_dot per weight row), to show its gain
+// in the same run.
+void bm_matmul(benchmark::State& state, Isa isa, DType t, int64_t rows, int64_t cols, int64_t m,
+               bool one_row = false) {
+  KernelTable kt = make_kernel_table(isa);
+  if (one_row) kt.types[static_cast<size_t>(t)].vec_dot_rows4 = nullptr;
   const Weights w = make_weights(t, rows, cols);
   const auto x = randn(static_cast<size_t>(m * cols), 2);  // m × cols
   std::vector<float> y(static_cast<size_t>(m * rows));     // m × rows
@@ -98,10 +102,17 @@ void register_all() {
           const std::string name = std::string(m == 1 ? "gemv/" : "gemm64/") + isa_name(isa) + "/" +
                                    std::string(dtype_name(t)) + "/" + std::to_string(s[0]) + "x" +
                                    std::to_string(s[1]);
-          benchmark::RegisterBenchmark(name.c_str(), bm_matmul, isa, t, s[0], s[1], m)
+          benchmark::RegisterBenchmark(name.c_str(), bm_matmul, isa, t, s[0], s[1], m, false)
               ->Unit(benchmark::kMicrosecond)
               ->MinTime(0.2)
               ->UseRealTime();
+          if (m == 1 && make_kernel_table(isa).at(t).vec_dot_rows4 != nullptr) {
+            benchmark::RegisterBenchmark(("gemv-1row/" + name.substr(5)).c_str(), bm_matmul, isa, t, s[0],
+                                         s[1], m, true)
+                ->Unit(benchmark::kMicrosecond)
+                ->MinTime(0.2)
+                ->UseRealTime();
+          }
         }
       }
     }

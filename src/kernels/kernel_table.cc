@@ -64,6 +64,7 @@ void set(KernelTable& kt, DType t, DType vdt, DequantRowFn dq, QuantizeRowFn q, 
   k.vec_dot = vd;
   k.vec_dot4 = nullptr;
   k.vec_dot4x4 = nullptr;
+  k.vec_dot_rows4 = nullptr;
   k.vec_dot_isa = Isa::Scalar;
   k.quantize_isa = Isa::Scalar;
   kt.type_supported[static_cast<size_t>(t)] = true;
@@ -75,6 +76,7 @@ void use_dot(KernelTable& kt, DType t, Isa isa, VecDotFn vd, VecDot4Fn vd4 = nul
   entry(kt, t).vec_dot = vd;
   entry(kt, t).vec_dot4 = vd4;
   entry(kt, t).vec_dot4x4 = nullptr;
+  entry(kt, t).vec_dot_rows4 = nullptr;
   entry(kt, t).vec_dot_isa = isa;
 }
 
@@ -136,12 +138,15 @@ KernelTable make_kernel_table(Isa isa) {
   use_dot(kt, DType::F16, a5, avx512::vec_dot_f16);
   use_dot(kt, DType::Q4_0, a5, avx512::vec_dot_q4_0_q8_0, avx512::vec_dot4_q4_0_q8_0);
   entry(kt, DType::Q4_0).vec_dot4x4 = avx512::vec_dot4x4_q4_0_q8_0;
+  entry(kt, DType::Q4_0).vec_dot_rows4 = avx512::vec_dot_rows4_q4_0_q8_0;
   use_dot(kt, DType::Q4_1, a5, avx512::vec_dot_q4_1_q8_1, avx512::vec_dot4_q4_1_q8_1);
   entry(kt, DType::Q4_1).vec_dot4x4 = avx512::vec_dot4x4_q4_1_q8_1;
+  entry(kt, DType::Q4_1).vec_dot_rows4 = avx512::vec_dot_rows4_q4_1_q8_1;
   use_dot(kt, DType::Q5_0, a5, avx512::vec_dot_q5_0_q8_0);
   use_dot(kt, DType::Q5_1, a5, avx512::vec_dot_q5_1_q8_1);
   use_dot(kt, DType::Q8_0, a5, avx512::vec_dot_q8_0_q8_0, avx512::vec_dot4_q8_0_q8_0);
   entry(kt, DType::Q8_0).vec_dot4x4 = avx512::vec_dot4x4_q8_0_q8_0;
+  entry(kt, DType::Q8_0).vec_dot_rows4 = avx512::vec_dot_rows4_q8_0_q8_0;
   use_dot(kt, DType::Q6_K, a5, avx512::vec_dot_q6_k_q8_k);
   kt.swiglu = avx512::swiglu;
   return kt;

@@ -49,18 +49,23 @@ using VecDot4Fn = void (*)(int64_t n, const void* w_row, const void* act, size_t
 using VecDot4x4Fn = void (*)(int64_t n, const void* w, size_t w_stride, const void* act, size_t act_stride,
                              float* out, size_t out_stride);
 
+// Decode GEMV: out[r] = dot(w row r, act) for r < 4, weight row r at w + r*w_stride
+// bytes. Optional.
+using VecDotRows4Fn = void (*)(int64_t n, const void* w, size_t w_stride, const void* act, float* out);
+
 struct TypeKernels {
   DType type = DType::F32;
   DType vec_dot_type = DType::F32;  // what activations are converted to (§3.3)
   int block_size = 1;               // elements per block of `type`
   size_t block_bytes = 4;
   DequantRowFn dequant_row = nullptr;
-  QuantizeRowFn quantize_row = nullptr;  // set for activation types (F32, F16, BF16, Q8_0, Q8_1, Q8_K)
-  VecDotFn vec_dot = nullptr;            // set for weight types
-  VecDot4Fn vec_dot4 = nullptr;          // optional; results identical to vec_dot
-  VecDot4x4Fn vec_dot4x4 = nullptr;      // optional; results identical to vec_dot
-  Isa vec_dot_isa = Isa::Scalar;         // which implementation vec_dot is
-  Isa quantize_isa = Isa::Scalar;        // which implementation quantize_row is
+  QuantizeRowFn quantize_row = nullptr;   // set for activation types (F32, F16, BF16, Q8_0, Q8_1, Q8_K)
+  VecDotFn vec_dot = nullptr;             // set for weight types
+  VecDot4Fn vec_dot4 = nullptr;           // optional; results identical to vec_dot
+  VecDot4x4Fn vec_dot4x4 = nullptr;       // optional; results identical to vec_dot
+  VecDotRows4Fn vec_dot_rows4 = nullptr;  // optional; results identical to vec_dot
+  Isa vec_dot_isa = Isa::Scalar;          // which implementation vec_dot is
+  Isa quantize_isa = Isa::Scalar;         // which implementation quantize_row is
 };
 
 // Element-wise ops that have SIMD versions (references in ops.h).

@@ -81,7 +81,14 @@ void rows_range(const TypeKernels& k, const WeightView& w, const ActView& a, flo
   }
   for (; t < m; ++t) {
     const uint8_t* at = abase + static_cast<size_t>(t) * a.row_bytes;
-    for (int64_t r = r0; r < r1; ++r) {
+    int64_t r = r0;
+    if (k.vec_dot_rows4 != nullptr) {  // decode: four weight rows share the activation's loads
+      for (; r + 4 <= r1; r += 4) {
+        k.vec_dot_rows4(w.cols, wbase + static_cast<size_t>(r) * w.row_bytes, w.row_bytes, at,
+                        &y[t * rows + r]);
+      }
+    }
+    for (; r < r1; ++r) {
       k.vec_dot(w.cols, wbase + static_cast<size_t>(r) * w.row_bytes, at, &y[t * rows + r]);
     }
   }

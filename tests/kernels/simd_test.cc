@@ -167,6 +167,38 @@ TEST(SimdVsRef, VecDot4x4EqualsSixteenVecDots) {
   if (tested == 0) GTEST_SKIP() << "no ISA with a 4x4 tile on this machine (AVX-512 only)";
 }
 
+// The decode GEMV over four weight rows equals four vec_dot calls bit for bit (and so
+// the reference within vec_dot's tolerance, tested above).
+TEST(SimdVsRef, VecDotRows4EqualsFourVecDots) {
+  int tested = 0;
+  for (Isa isa : testing::supported_isas()) {
+    const KernelTable kt = make_kernel_table(isa);
+    for (DType wt : kWeightTypes) {
+      const TypeKernels& k = kt.at(wt);
+      if (k.vec_dot_rows4 == nullptr) continue;
+      for (int64_t n : {32, 64, 96, 576, 4096}) {
+        const size_t ws = row_bytes(wt, n) + 5;
+        Row w(4 * ws, 1), a(row_bytes(k.vec_dot_type, n), 2);
+        for (int i = 0; i < 4; ++i) {
+          const auto wf = random_floats(static_cast<size_t>(n), 40 + i);
+          quantize_row_ref(wt, wf.data(), w.p + i * ws, n);
+        }
+        const auto af = random_floats(static_cast<size_t>(n), 50);
+        quantize_row_ref(k.vec_dot_type, af.data(), a.p, n);
+        float out[4];
+        k.vec_dot_rows4(n, w.p, ws, a.p, out);
+        for (int r = 0; r < 4; ++r) {
+          float one;
+          k.vec_dot(n, w.p + r * ws, a.p, &one);
+          EXPECT_EQ(out[r], one) << isa_name(isa) << " " << dtype_name(wt) << " n=" << n << " row " << r;
+        }
+        ++tested;
+      }
+    }
+  }
+  if (tested == 0) GTEST_SKIP() << "no ISA with a 4-row GEMV on this machine (AVX-512 only)";
+}
+
 TEST(SimdVsRef, ActivationQuantizersBitExact) {
   const KernelTable ref = make_kernel_table(Isa::Scalar);
   for (Isa isa : simd_isas()) {

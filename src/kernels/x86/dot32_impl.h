@@ -83,6 +83,56 @@ inline void dot32(int64_t n, const void* w, const void* a, size_t stride, float*
   }
 }
 
+// 4 weight rows × 1 activation row (decode GEMV): out[r] = dot(w row r, act), each row
+// with exactly dot32<P, 1>'s float operations (so bit-identical to it and to the 4×4
+// tile); the activation's loads, scale conversions and weight-independent integer terms
+// are shared by the four rows.
+template <typename P>
+inline void dot32_rows4(int64_t n, const void* w, size_t w_stride, const void* a, float* out) {
+  using W = typename P::W;
+  using A = typename P::A;
+  const W* x[4];
+  for (int r = 0; r < 4; ++r)
+    x[r] = reinterpret_cast<const W*>(static_cast<const uint8_t*>(w) + r * w_stride);
+  const A* y = static_cast<const A*>(a);
+  __m256 acc[4];
+  __m128 summ[4];
+  for (int r = 0; r < 4; ++r) {
+    acc[r] = _mm256_setzero_ps();
+    summ[r] = _mm_setzero_ps();
+  }
+  const int64_t nb = n / QK;
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    const __m128 wy = load_4xf16(&y[b], &y[b + 1]);
+    for (int r = 0; r < 4; ++r) {
+      const __m256i q0 = P::load(x[r][b]), q1 = P::load(x[r][b + 1]);
+      const __m128 p = _mm_mul_ps(load_4xf16(&x[r][b], &x[r][b + 1]), wy);
+      acc[r] = _mm256_fmadd_ps(_mm256_broadcastss_ps(p), _mm256_cvtepi32_ps(P::isum(q0, y[b].qs)), acc[r]);
+      acc[r] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(p), _mm256_set1_epi32(2)),
+                               _mm256_cvtepi32_ps(P::isum(q1, y[b + 1].qs)), acc[r]);
+      if constexpr (P::kHasMin) summ[r] = _mm_add_ps(summ[r], p);
+    }
+  }
+  if (b < nb) {
+    const __m128 wy = load_2xf16(&y[b]);
+    for (int r = 0; r < 4; ++r) {
+      const __m256i q = P::load(x[r][b]);
+      const __m128 p = _mm_mul_ps(load_2xf16(&x[r][b]), wy);
+      acc[r] = _mm256_fmadd_ps(_mm256_broadcastss_ps(p), _mm256_cvtepi32_ps(P::isum(q, y[b].qs)), acc[r]);
+      if constexpr (P::kHasMin) summ[r] = _mm_add_ps(summ[r], p);
+    }
+  }
+  for (int r = 0; r < 4; ++r) {
+    float s = hsum_f32x8(acc[r]);
+    if constexpr (P::kHasMin) {
+      s += _mm_cvtss_f32(_mm_shuffle_ps(summ[r], summ[r], 1)) +
+           _mm_cvtss_f32(_mm_shuffle_ps(summ[r], summ[r], 3));
+    }
+    out[r] = s;
+  }
+}
+
 // 4 weight rows × 4 activation rows (prefill tile; needs 32 vector registers, i.e.
 // AVX-512 builds). out[t·out_stride + r] = dot(w row r, act row t), bit-identical to
 // dot32 for each pair: the same products dx·dy and mx·sy, added in the same order.

@@ -111,6 +111,16 @@ void vec_dot4x4_q8_0_q8_0(int64_t n, const void* w, size_t ws, const void* a, si
   dot32_4x4<Q8_0P>(n, w, ws, a, as, out, os);
 }
 
+void vec_dot_rows4_q4_0_q8_0(int64_t n, const void* w, size_t ws, const void* a, float* out) {
+  dot32_rows4<Q4_0P>(n, w, ws, a, out);
+}
+void vec_dot_rows4_q4_1_q8_1(int64_t n, const void* w, size_t ws, const void* a, float* out) {
+  dot32_rows4<Q4_1P>(n, w, ws, a, out);
+}
+void vec_dot_rows4_q8_0_q8_0(int64_t n, const void* w, size_t ws, const void* a, float* out) {
+  dot32_rows4<Q8_0P>(n, w, ws, a, out);
+}
+
 void vec_dot_f32(int64_t n, const void* w, const void* a, float* out) {
   const auto* x = static_cast<const float*>(w);
   const auto* y = static_cast<const float*>(a);

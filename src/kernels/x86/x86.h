@@ -28,6 +28,9 @@ namespace vatp::kernels {
                             size_t os);                                                                \
   void vec_dot4x4_q8_0_q8_0(int64_t n, const void* w, size_t ws, const void* a, size_t as, float* out, \
                             size_t os);                                                                \
+  void vec_dot_rows4_q4_0_q8_0(int64_t n, const void* w, size_t ws, const void* a, float* out);        \
+  void vec_dot_rows4_q4_1_q8_1(int64_t n, const void* w, size_t ws, const void* a, float* out);        \
+  void vec_dot_rows4_q8_0_q8_0(int64_t n, const void* w, size_t ws, const void* a, float* out);        \
   void quantize_q8_0(const float* src, void* dst, int64_t n);                                          \
   void quantize_q8_1(const float* src, void* dst, int64_t n);                                          \
   void quantize_q8_k(const float* src, void* dst, int64_t n);                                          \

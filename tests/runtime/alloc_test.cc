@@ -19,6 +19,16 @@ namespace {
 std::atomic<int64_t> g_news{0};
 }  // namespace
 
+// AddressSanitizer owns the global operator new/delete (and checks that they pair);
+// replacing some of them there makes it report mismatches inside the standard library.
+// The sanitizer pass therefore skips this test; the Release pass runs it.
+#if defined(__SANITIZE_ADDRESS__)
+#define VATP_COUNT_NEW 0
+#else
+#define VATP_COUNT_NEW 1
+#endif
+
+#if VATP_COUNT_NEW
 void* operator new(std::size_t n) {
   g_news.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
@@ -35,11 +45,14 @@ void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#endif
 
 namespace vatp::runtime {
 namespace {
 
 TEST(DecodeAllocations, NoneAfterWarmUp) {
+  if (!VATP_COUNT_NEW)
+    GTEST_SKIP() << "operator new is AddressSanitizer's in this build; the Release pass counts";
   const std::string path = test_model_path();
   if (path.empty()) GTEST_SKIP() << "SmolLM2 GGUF not found (set VATP_MODEL or run scripts/fetch-model)";
   const kernels::KernelTable kt = kernels::make_kernel_table(kernels::detect_isa());

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/model_path.h"
+#include "common/smol_fixture.h"
 #include "eval/prompt.h"
 #include "kernels/kernel_table.h"
 #include "policy/flags.h"
@@ -20,34 +21,8 @@
 namespace vatp::eval {
 namespace {
 
-class SweepSmol : public ::testing::Test {
+class SweepSmol : public testing_util::SmolModelTest {
  protected:
-  static void SetUpTestSuite() {
-    const std::string path = testing_util::default_model_path();
-    if (!std::filesystem::exists(path)) return;
-    kt_ = new kernels::KernelTable(kernels::make_kernel_table(kernels::detect_isa()));
-    auto m = model::Model::load(path, *kt_);
-    ASSERT_TRUE(m.is_ok()) << m.status().to_string();
-    model_ = std::move(*m).release();
-    auto t = tokenizer::Tokenizer::from_gguf(model_->gguf());
-    ASSERT_TRUE(t.is_ok()) << t.status().to_string();
-    tok_ = new tokenizer::Tokenizer(std::move(*t));
-    pool_ = new ThreadPool(2);
-  }
-  static void TearDownTestSuite() {
-    delete pool_;
-    delete tok_;
-    delete model_;
-    delete kt_;
-    pool_ = nullptr;
-    tok_ = nullptr;
-    model_ = nullptr;
-    kt_ = nullptr;
-  }
-  void SetUp() override {
-    if (model_ == nullptr)
-      GTEST_SKIP() << "SmolLM2 GGUF not found (set VATP_MODEL or run scripts/fetch-model.sh)";
-  }
   static std::string text() {
     std::string s = "Notes from the archive. ";
     for (int i = 0; i < 30; ++i) {
@@ -56,15 +31,7 @@ class SweepSmol : public ::testing::Test {
     }
     return s + "The secret code is 4721. Question: what is the secret code? Answer:";
   }
-  static kernels::KernelTable* kt_;
-  static model::Model* model_;
-  static tokenizer::Tokenizer* tok_;
-  static ThreadPool* pool_;
 };
-kernels::KernelTable* SweepSmol::kt_ = nullptr;
-model::Model* SweepSmol::model_ = nullptr;
-tokenizer::Tokenizer* SweepSmol::tok_ = nullptr;
-ThreadPool* SweepSmol::pool_ = nullptr;
 
 TEST_F(SweepSmol, ForkedRunEqualsSeparateRunSlow) {
   const std::vector<int32_t> prompt = tok_->encode(text(), true, false);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/model_path.h"
+#include "common/smol_fixture.h"
 #include "kernels/kernel_table.h"
 
 namespace vatp::runtime {
@@ -112,29 +113,8 @@ TEST(InspectSinks, StrongSinkAndLargeValueNorm) {
   EXPECT_FALSE(summarize_sinks(hand_trace(), 0).is_ok());
 }
 
-class InspectSmol : public ::testing::Test {
+class InspectSmol : public testing_util::SmolModelTest {
  protected:
-  static void SetUpTestSuite() {
-    const std::string path = testing_util::default_model_path();
-    if (!std::filesystem::exists(path)) return;
-    kt_ = new kernels::KernelTable(kernels::make_kernel_table(kernels::detect_isa()));
-    auto m = model::Model::load(path, *kt_);
-    ASSERT_TRUE(m.is_ok()) << m.status().to_string();
-    model_ = std::move(*m).release();
-    auto t = tokenizer::Tokenizer::from_gguf(model_->gguf());
-    ASSERT_TRUE(t.is_ok()) << t.status().to_string();
-    tok_ = new tokenizer::Tokenizer(std::move(*t));
-    pool_ = new ThreadPool(2);
-  }
-  static void TearDownTestSuite() {
-    delete pool_;
-    delete tok_;
-    delete model_;
-    delete kt_;
-  }
-  void SetUp() override {
-    if (!model_) GTEST_SKIP() << "model file absent: " << testing_util::default_model_path();
-  }
   static std::vector<int32_t> prose_tokens(size_t n) {
     std::ifstream f(std::string(VATP_SOURCE_DIR) + "/tests/data/jargon-4.4.7-prose.txt");
     std::stringstream ss;
@@ -143,10 +123,6 @@ class InspectSmol : public ::testing::Test {
     ids.resize(std::min(ids.size(), n));
     return ids;
   }
-  static inline kernels::KernelTable* kt_ = nullptr;
-  static inline model::Model* model_ = nullptr;
-  static inline tokenizer::Tokenizer* tok_ = nullptr;
-  static inline ThreadPool* pool_ = nullptr;
 };
 
 TEST_F(InspectSmol, AccumulatedAttentionSumsToRowsTimesGroupAndNormsAreConsistent) {

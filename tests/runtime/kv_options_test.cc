@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/smol_fixture.h"
 #include "kernels/kernel_table.h"
 #include "policy/flags.h"
 #include "runtime/session.h"
@@ -17,31 +18,8 @@
 namespace vatp::runtime {
 namespace {
 
-class KvOptions : public ::testing::Test {
+class KvOptions : public testing_util::SmolModelTest {
  protected:
-  static void SetUpTestSuite() {
-    const std::string path = test_model_path();
-    if (path.empty()) return;
-    kt_ = new kernels::KernelTable(kernels::make_kernel_table(kernels::detect_isa()));
-    auto m = model::Model::load(path, *kt_);
-    ASSERT_TRUE(m.is_ok()) << m.status().to_string();
-    model_ = std::move(*m).release();
-    auto t = tokenizer::Tokenizer::from_gguf(model_->gguf());
-    ASSERT_TRUE(t.is_ok()) << t.status().to_string();
-    tok_ = new tokenizer::Tokenizer(std::move(*t));
-    pool_ = new ThreadPool(2);
-  }
-  static void TearDownTestSuite() {
-    delete pool_;
-    delete tok_;
-    delete model_;
-    delete kt_;
-    pool_ = nullptr, tok_ = nullptr, model_ = nullptr, kt_ = nullptr;
-  }
-  void SetUp() override {
-    if (model_ == nullptr)
-      GTEST_SKIP() << "SmolLM2 GGUF not found (set VATP_MODEL or run scripts/fetch-model)";
-  }
   static policy::PolicyConfig policy_of(const std::string& name, const std::string& budget,
                                         const std::string& group = "sum") {
     policy::PolicyFlags f;
@@ -76,16 +54,7 @@ class KvOptions : public ::testing::Test {
     for (int i = 0; i < n; ++i) d = std::max(d, std::fabs(a[i] - b[i]));
     return d;
   }
-
-  static kernels::KernelTable* kt_;
-  static model::Model* model_;
-  static tokenizer::Tokenizer* tok_;
-  static ThreadPool* pool_;
 };
-kernels::KernelTable* KvOptions::kt_ = nullptr;
-model::Model* KvOptions::model_ = nullptr;
-tokenizer::Tokenizer* KvOptions::tok_ = nullptr;
-ThreadPool* KvOptions::pool_ = nullptr;
 
 // q8_0 keys/values: the prompt's next-token logits near the f32 cache's (same argmax),
 // at 34 bytes per 32 values instead of 128. (Exactness of attention over the stored

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/smol_fixture.h"
 #include "kernels/kernel_table.h"
 #include "runtime/perplexity_session.h"
 #include "runtime_test_util.h"
@@ -15,34 +16,8 @@
 namespace vatp::runtime {
 namespace {
 
-class SessionSmol : public ::testing::Test {
+class SessionSmol : public testing_util::SmolModelTest {
  protected:
-  static void SetUpTestSuite() {
-    const std::string path = test_model_path();
-    if (path.empty()) return;
-    kt_ = new kernels::KernelTable(kernels::make_kernel_table(kernels::detect_isa()));
-    auto m = model::Model::load(path, *kt_);
-    ASSERT_TRUE(m.is_ok()) << m.status().to_string();
-    model_ = std::move(*m).release();
-    auto t = tokenizer::Tokenizer::from_gguf(model_->gguf());
-    ASSERT_TRUE(t.is_ok()) << t.status().to_string();
-    tok_ = new tokenizer::Tokenizer(std::move(*t));
-    pool_ = new ThreadPool(2);
-  }
-  static void TearDownTestSuite() {
-    delete pool_;
-    delete tok_;
-    delete model_;
-    delete kt_;
-    pool_ = nullptr;
-    tok_ = nullptr;
-    model_ = nullptr;
-    kt_ = nullptr;
-  }
-  void SetUp() override {
-    if (model_ == nullptr)
-      GTEST_SKIP() << "SmolLM2 GGUF not found (set VATP_MODEL or run scripts/fetch-model)";
-  }
   std::unique_ptr<Session> make(int n_ctx, int n_batch, float temp = 0.0f, uint64_t seed = 0) {
     SessionOptions o;
     o.n_ctx = n_ctx;
@@ -54,16 +29,7 @@ class SessionSmol : public ::testing::Test {
     return s.is_ok() ? std::move(*s) : nullptr;
   }
   std::vector<int32_t> prompt(const std::string& text) const { return tok_->encode(text, true, false); }
-
-  static kernels::KernelTable* kt_;
-  static model::Model* model_;
-  static tokenizer::Tokenizer* tok_;
-  static ThreadPool* pool_;
 };
-kernels::KernelTable* SessionSmol::kt_ = nullptr;
-model::Model* SessionSmol::model_ = nullptr;
-tokenizer::Tokenizer* SessionSmol::tok_ = nullptr;
-ThreadPool* SessionSmol::pool_ = nullptr;
 
 TEST_F(SessionSmol, GreedyIsDeterministicAndStopsAtN) {
   const auto p = prompt("The capital of France is");

@@ -2,14 +2,13 @@
 // round trips, special tokens, streaming detokenization and the chat template.
 #include <gtest/gtest.h>
 
-#include "common/model_path.h"
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "common/model_path.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 

@@ -1,5 +1,6 @@
-// Kernel microbenchmarks per ISA: GEMV (m=1) and GEMM (m=64) per weight type, and the
-// activation quantizers. bytes_per_second = weight bytes streamed per second (GEMV
+// Kernel microbenchmarks per ISA: GEMV (m=1) and GEMM (m=64) per weight type (and over
+// repacked weights where the table has a packed tile: gemv-packed/, gemm64-packed/), and
+// the activation quantizers. bytes_per_second = weight bytes streamed per second (GEMV
 // figure of merit; for GEMM it is the weight bytes per call over the call time).
 //   build-*/kernels_bench --benchmark_filter=gemv
 // Threads: VATP_BENCH_THREADS (default 1, i.e. one core).
@@ -14,6 +15,7 @@
 #include "core/thread_pool.h"
 #include "kernels/kernel_table.h"
 #include "kernels/matmul.h"
+#include "kernels/packed.h"
 #include "kernels/quant.h"
 
 namespace {
@@ -36,6 +38,7 @@ int bench_threads() {
 
 struct Weights {
   std::vector<uint8_t> data;
+  std::vector<uint8_t> packed;  // 64 bytes of slack to align the start
   WeightView view;
 };
 
@@ -51,13 +54,23 @@ Weights make_weights(DType t, int64_t rows, int64_t cols) {
   return w;
 }
 
-// one_row: without the 4-row GEMV kernel (one vec_dot per weight row), to show its gain
-// in the same run.
+void pack(Weights& w) {
+  w.packed.resize(q4_0x16_packed_bytes(w.view) + 64);
+  uint8_t* p = w.packed.data();
+  p += (64 - reinterpret_cast<uintptr_t>(p) % 64) % 64;
+  pack_q4_0x16(w.view, p);
+  w.view.packed = p;
+  w.view.packed_rows = w.view.rows / kPackRows * kPackRows;
+}
+
+// packed: over the repacked copy. one_row: without the 4-row GEMV kernel (one vec_dot per weight row), to
+// show its gain in the same run.
 void bm_matmul(benchmark::State& state, Isa isa, DType t, int64_t rows, int64_t cols, int64_t m,
-               bool one_row = false) {
+               bool one_row = false, bool packed = false) {
   KernelTable kt = make_kernel_table(isa);
   if (one_row) kt.types[static_cast<size_t>(t)].vec_dot_rows4 = nullptr;
-  const Weights w = make_weights(t, rows, cols);
+  Weights w = make_weights(t, rows, cols);
+  if (packed) pack(w);
   const auto x = randn(static_cast<size_t>(m * cols), 2);  // m × cols
   std::vector<float> y(static_cast<size_t>(m * rows));     // m × rows
   ThreadPool pool(bench_threads());
@@ -102,18 +115,38 @@ void register_all() {
           const std::string name = std::string(m == 1 ? "gemv/" : "gemm64/") + isa_name(isa) + "/" +
                                    std::string(dtype_name(t)) + "/" + std::to_string(s[0]) + "x" +
                                    std::to_string(s[1]);
-          benchmark::RegisterBenchmark(name.c_str(), bm_matmul, isa, t, s[0], s[1], m, false)
+          benchmark::RegisterBenchmark(name.c_str(), bm_matmul, isa, t, s[0], s[1], m, false, false)
               ->Unit(benchmark::kMicrosecond)
               ->MinTime(0.2)
               ->UseRealTime();
+          if (make_kernel_table(isa).at(t).packed_tile != nullptr) {
+            const std::string pname =
+                std::string(m == 1 ? "gemv-packed/" : "gemm64-packed/") + name.substr(m == 1 ? 5 : 7);
+            benchmark::RegisterBenchmark(pname.c_str(), bm_matmul, isa, t, s[0], s[1], m, false, true)
+                ->Unit(benchmark::kMicrosecond)
+                ->MinTime(0.2)
+                ->UseRealTime();
+          }
           if (m == 1 && make_kernel_table(isa).at(t).vec_dot_rows4 != nullptr) {
             benchmark::RegisterBenchmark(("gemv-1row/" + name.substr(5)).c_str(), bm_matmul, isa, t, s[0],
-                                         s[1], m, true)
+                                         s[1], m, true, false)
                 ->Unit(benchmark::kMicrosecond)
                 ->MinTime(0.2)
                 ->UseRealTime();
           }
         }
+      }
+    }
+    // A GEMV over a matrix far larger than the caches (a 7B output projection): the DRAM
+    // rate, to set against `vatp bench`'s bandwidth test.
+    if (isa == Isa::Avx512) {
+      for (bool packed : {false, true}) {
+        const std::string name = std::string(packed ? "gemv-packed/" : "gemv/") + "avx512/Q4_0/32768x4096";
+        benchmark::RegisterBenchmark(name.c_str(), bm_matmul, isa, DType::Q4_0, int64_t{32768}, int64_t{4096},
+                                     int64_t{1}, false, packed)
+            ->Unit(benchmark::kMicrosecond)
+            ->MinTime(0.5)
+            ->UseRealTime();
       }
     }
     for (DType t : {DType::Q8_0, DType::Q8_1, DType::Q8_K, DType::F16}) {

@@ -28,6 +28,7 @@ struct BenchFlags {
   int threads = 0;  // 0: hardware threads
   bool json = false;
   bool no_bw = false;
+  bool no_repack = false;
   policy::PolicyFlags kv;
   std::string kv_type = "f16";
 };
@@ -48,11 +49,12 @@ Status run_bench_cmd(BenchFlags f, const CLI::App& sub) {
   if (!std::filesystem::exists(f.model)) return not_found("model file not found: " + f.model);
 
   const kernels::KernelTable kt = kernels::make_kernel_table(kernels::detect_isa());
-  VATP_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> model, model::Model::load(f.model, kt));
-  VATP_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::from_gguf(model->gguf()));
   const int threads =
       f.threads > 0 ? f.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   ThreadPool pool(threads);
+  VATP_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> model,
+                        model::Model::load(f.model, kt, {.repack = !f.no_repack, .pool = &pool}));
+  VATP_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::from_gguf(model->gguf()));
 
   double bw = 0.0;
   if (!f.no_bw) {
@@ -127,6 +129,8 @@ void add_bench_command(CLI::App& app, CommandFn& selected) {
   cmd->add_option("-m,--model", fl->model, "GGUF model file");
   cmd->add_option("-p,--n-prompt", fl->opts.n_prompt,
                   "Prompt tokens of the pp test; 0 skips it (default 512)");
+  cmd->add_flag("--no-repack", fl->no_repack,
+                "Keep Q4_0 weights in the file's layout (no interleaved copy; less memory, slower)");
   cmd->add_option("-n,--n-gen", fl->opts.n_gen, "Tokens of the tg test; 0 skips it (default 128)");
   cmd->add_option("-d,--depth", fl->depths, "Comma-separated KV depths to test at (default 0)");
   cmd->add_option("-r,--repetitions", fl->opts.reps, "Repetitions of each test (default 5)");

@@ -67,7 +67,11 @@ Status run_inspect(const InspectFlags& f, const CLI::App& sub) {
   if (!std::filesystem::exists(f.model)) return not_found("model file not found: " + f.model);
 
   const kernels::KernelTable kt = kernels::make_kernel_table(kernels::detect_isa());
-  VATP_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> model, model::Model::load(f.model, kt));
+  const int threads =
+      f.threads > 0 ? f.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ThreadPool pool(threads);
+  VATP_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> model,
+                        model::Model::load(f.model, kt, {.pool = &pool}));
   VATP_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::from_gguf(model->gguf()));
   const int n_layers = model->config().n_layers;
   runtime::InspectOptions io;
@@ -91,9 +95,6 @@ Status run_inspect(const InspectFlags& f, const CLI::App& sub) {
                  model->config().n_ctx_train);
   }
 
-  const int threads =
-      f.threads > 0 ? f.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  ThreadPool pool(threads);
   Timer timer;
   VATP_ASSIGN_OR_RETURN(const runtime::InspectTrace trace, runtime::trace_prompt(*model, tok, pool, ids, io));
   const double seconds = timer.seconds();

@@ -29,6 +29,7 @@ struct PplFlags {
   int batch = 0;    // 0 (not given): n_ctx, one forward call per chunk
   int threads = 0;  // 0 (not given): hardware threads
   std::string json_out;
+  bool no_repack = false;
 };
 
 Status validate_flags(const PplFlags& f, const CLI::App& sub) {
@@ -54,7 +55,11 @@ Status run_ppl(const PplFlags& f, const CLI::App& sub) {
   if (!std::filesystem::exists(f.model)) return not_found("model file not found: " + f.model);
 
   const kernels::KernelTable kt = kernels::make_kernel_table(kernels::detect_isa());
-  VATP_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> model, model::Model::load(f.model, kt));
+  const int threads =
+      f.threads > 0 ? f.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ThreadPool pool(threads);
+  VATP_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> model,
+                        model::Model::load(f.model, kt, {.repack = !f.no_repack, .pool = &pool}));
   VATP_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::from_gguf(model->gguf()));
   if (f.n_ctx > model->config().n_ctx_train) {
     std::fprintf(stderr, "warning: -c %d exceeds the model's training context %d\n", f.n_ctx,
@@ -64,9 +69,6 @@ Status run_ppl(const PplFlags& f, const CLI::App& sub) {
   runtime::SessionOptions so;
   so.n_ctx = f.n_ctx;
   so.n_batch = f.batch > 0 ? std::min(f.batch, f.n_ctx) : f.n_ctx;
-  const int threads =
-      f.threads > 0 ? f.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  ThreadPool pool(threads);
   VATP_ASSIGN_OR_RETURN(std::unique_ptr<runtime::Session> session,
                         runtime::Session::create(*model, tok, pool, so));
 
@@ -109,6 +111,8 @@ void add_ppl_command(CLI::App& app, CommandFn& selected) {
   cmd->add_option("--chunks", fl->chunks, "Evaluate at most this many chunks (default: all)");
   cmd->add_option("-b,--batch-size", fl->batch, "Tokens per forward call (default: the chunk size)");
   cmd->add_option("-t,--threads", fl->threads, "Threads (default: hardware threads)");
+  cmd->add_flag("--no-repack", fl->no_repack,
+                "Keep Q4_0 weights in the file's layout (no interleaved copy; less memory, slower)");
   cmd->add_option("--json", fl->json_out,
                   "Write ppl, stderr, counts, top-1 ids and targets to this JSON file");
   cmd->callback([fl, cmd, &selected] { selected = [fl, cmd] { return run_ppl(*fl, *cmd); }; });

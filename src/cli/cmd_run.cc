@@ -43,6 +43,7 @@ struct RunFlags {
   policy::PolicyFlags kv;  // --kv-* flags, parsed by the policy module
   std::string kv_type = "f16";
   bool kv_rerotate = false;
+  bool no_repack = false;
 };
 
 int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
@@ -111,7 +112,10 @@ Status run_generate(const RunFlags& f, const CLI::App& sub) {
   if (!std::filesystem::exists(f.model)) return not_found("model file not found: " + f.model);
 
   const kernels::KernelTable kt = kernels::make_kernel_table(kernels::detect_isa());
-  VATP_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> model, model::Model::load(f.model, kt));
+  const int threads = f.threads > 0 ? f.threads : default_threads();
+  ThreadPool pool(threads);
+  VATP_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> model,
+                        model::Model::load(f.model, kt, {.repack = !f.no_repack, .pool = &pool}));
   VATP_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::from_gguf(model->gguf()));
   VATP_ASSIGN_OR_RETURN(const std::string text, build_prompt(f, user_text, *model));
   // add_special adds BOS only when the vocabulary asks for it; a chat template that
@@ -125,8 +129,6 @@ Status run_generate(const RunFlags& f, const CLI::App& sub) {
   so.n_ctx = f.n_ctx > 0 ? f.n_ctx : std::min(model->config().n_ctx_train, kDefaultCtxCap);
   so.n_batch = f.batch;
   so.sampling = f.sampling;
-  const int threads = f.threads > 0 ? f.threads : default_threads();
-  ThreadPool pool(threads);
   VATP_ASSIGN_OR_RETURN(std::unique_ptr<runtime::Session> session,
                         runtime::Session::create(*model, tok, pool, so));
 
@@ -186,6 +188,8 @@ void add_run_command(CLI::App& app, CommandFn& selected) {
   cmd->add_option("-c,--ctx-size", fl->n_ctx,
                   "Context size in tokens (default: the model's training context, at most 4096)");
   cmd->add_option("-t,--threads", fl->threads, "Threads (default: hardware threads)");
+  cmd->add_flag("--no-repack", fl->no_repack,
+                "Keep Q4_0 weights in the file's layout (no interleaved copy; less memory, slower)");
   cmd->add_option("-b,--batch-size", fl->batch, "Prompt tokens per forward call (default 256)");
   cmd->add_flag("--chat", fl->chat, "Wrap the prompt in the model's chat template");
   cmd->add_option("--system", fl->system, "System message (with --chat)");

@@ -11,6 +11,8 @@ namespace vatp::cli {
 void add_model_flags(CLI::App* cmd, ModelFlags& f) {
   cmd->add_option("-m,--model", f.model, "GGUF model file")->required();
   cmd->add_option("-t,--threads", f.threads, "Threads (default: hardware threads)");
+  cmd->add_flag("--no-repack", f.no_repack,
+                "Keep Q4_0 weights in the file's layout (no interleaved copy; less memory, slower)");
 }
 
 Result<LoadedModel> load_model(const ModelFlags& f) {
@@ -18,12 +20,13 @@ Result<LoadedModel> load_model(const ModelFlags& f) {
   if (!std::filesystem::exists(f.model)) return not_found("model file not found: " + f.model);
   LoadedModel lm;
   lm.kt = std::make_unique<kernels::KernelTable>(kernels::make_kernel_table(kernels::detect_isa()));
-  VATP_ASSIGN_OR_RETURN(lm.model, model::Model::load(f.model, *lm.kt));
-  VATP_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::from_gguf(lm.model->gguf()));
-  lm.tok = std::make_unique<tokenizer::Tokenizer>(std::move(tok));
   const int threads =
       f.threads > 0 ? f.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   lm.pool = std::make_unique<ThreadPool>(threads);
+  VATP_ASSIGN_OR_RETURN(lm.model,
+                        model::Model::load(f.model, *lm.kt, {.repack = !f.no_repack, .pool = lm.pool.get()}));
+  VATP_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::from_gguf(lm.model->gguf()));
+  lm.tok = std::make_unique<tokenizer::Tokenizer>(std::move(tok));
   return lm;
 }
 

@@ -20,6 +20,7 @@ namespace vatp::cli {
 struct ModelFlags {
   std::string model;
   int threads = 0;  // 0: hardware threads
+  bool no_repack = false;
 };
 void add_model_flags(CLI::App* cmd, ModelFlags& f);
 

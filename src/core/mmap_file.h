@@ -25,6 +25,9 @@ class MappedFile {
   size_t size() const { return size_; }
   std::span<const uint8_t> bytes() const { return {data_, size_}; }
   const std::string& path() const { return path_; }
+  // Gives back the physical pages of the whole pages inside [p, p + n) (which must lie
+  // in the mapping): for data copied elsewhere. Reading them again re-reads the file.
+  void drop_pages(const void* p, size_t n) const;
 
  private:
   const uint8_t* data_ = nullptr;

@@ -104,6 +104,8 @@ class GgufFile {
   size_t data_offset() const { return data_offset_; }
   size_t file_size() const { return bytes_.size(); }
   const std::string& path() const { return file_.path(); }
+  // Releases the pages of a range of the mapping (see MappedFile::drop_pages).
+  void drop_pages(const void* p, size_t n) const { file_.drop_pages(p, n); }
 
   const Value* find(std::string_view key) const;  // nullptr if absent
   // Typed getters; errors name the key and what was expected vs found.

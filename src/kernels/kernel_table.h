@@ -53,6 +53,11 @@ using VecDot4x4Fn = void (*)(int64_t n, const void* w, size_t w_stride, const vo
 // bytes. Optional.
 using VecDotRows4Fn = void (*)(int64_t n, const void* w, size_t w_stride, const void* act, float* out);
 
+// Tile over repacked weights (semantics in kernels/packed.h).
+using PackedTileKernel = void (*)(int64_t nb, const uint8_t* group, const void* act, size_t act_stride,
+                                  const int32_t* bsums, size_t bsums_stride, int nc, float* out,
+                                  size_t out_stride);
+
 struct TypeKernels {
   DType type = DType::F32;
   DType vec_dot_type = DType::F32;  // what activations are converted to (§3.3)
@@ -64,6 +69,10 @@ struct TypeKernels {
   VecDot4Fn vec_dot4 = nullptr;           // optional; results identical to vec_dot
   VecDot4x4Fn vec_dot4x4 = nullptr;       // optional; results identical to vec_dot
   VecDotRows4Fn vec_dot_rows4 = nullptr;  // optional; results identical to vec_dot
+  // Optional: a tile over 16-row interleaved repacked weights (Q4_0 on AVX-512). When
+  // set, Model repacks the type's matrices at load (unless told not to); results are
+  // close to, not identical with, vec_dot (another float summation order).
+  PackedTileKernel packed_tile = nullptr;
   Isa vec_dot_isa = Isa::Scalar;          // which implementation vec_dot is
   Isa quantize_isa = Isa::Scalar;         // which implementation quantize_row is
 };

@@ -4,6 +4,8 @@
 #include <cstdlib>
 
 #include "core/check.h"
+#include "kernels/packed.h"
+#include "kernels/quant.h"
 
 namespace vatp::kernels {
 
@@ -21,6 +23,8 @@ void MatmulScratch::reserve(int64_t max_m, int64_t max_cols) {
   }
   max_m_ = std::max(max_m_, max_m);
   max_cols_ = std::max(max_cols_, max_cols);
+  bsums_.resize(
+      std::max(bsums_.size(), static_cast<size_t>(max_m_) * static_cast<size_t>(max_cols_ / QK + 1)));
 }
 
 ActView quantize_acts(const KernelTable& kt, DType act_type, const float* x, int64_t m, int64_t cols,
@@ -36,23 +40,57 @@ ActView quantize_acts(const KernelTable& kt, DType act_type, const float* x, int
   VATP_CHECK(a.row_bytes * static_cast<size_t>(m) <= scratch.capacity_bytes());
   auto* dst = static_cast<uint8_t*>(scratch.data());
   const size_t rb = a.row_bytes;
+  int32_t* bsums = act_type == DType::Q8_0 ? scratch.bsums() : nullptr;
+  const int64_t nb = cols / QK;
+  const auto rows = [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      uint8_t* row = dst + static_cast<size_t>(i) * rb;
+      k.quantize_row(x + i * cols, row, cols);
+      if (bsums == nullptr) continue;
+      const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
+      for (int64_t j = 0; j < nb; ++j) {
+        int32_t sum = 0;
+        for (int e2 = 0; e2 < QK; ++e2) sum += blocks[j].qs[e2];
+        bsums[i * nb + j] = sum;
+      }
+    }
+  };
   if (m == 1) {
-    k.quantize_row(x, dst, cols);
+    rows(0, 1);
   } else {
-    pool.parallel_for(m, 1, [&](int64_t b, int64_t e, int) {
-      for (int64_t i = b; i < e; ++i) k.quantize_row(x + i * cols, dst + static_cast<size_t>(i) * rb, cols);
-    });
+    pool.parallel_for(m, 1, [&](int64_t b, int64_t e, int) { rows(b, e); });
   }
   a.data = dst;
+  a.bsums = bsums;
   return a;
 }
 
 namespace {
 
 // Output rows [r0, r1) of y = a · wᵀ: each weight row is read once per 4 tokens (4×4
-// tiles where the table has them) and the rows stay in cache across the token blocks.
+// tiles where the table has them) and the rows stay in cache across the token blocks;
+// repacked weights go through the packed tiles.
 void rows_range(const TypeKernels& k, const WeightView& w, const ActView& a, float* y, int64_t r0,
                 int64_t r1) {
+  if (k.packed_tile != nullptr && w.packed != nullptr && r0 < w.packed_rows) {
+    // Groups of 16 interleaved rows × up to 8 tokens; a column tile (≤ 8 activation
+    // rows) stays in L1 while the chunk's groups (L2) pass under it.
+    VATP_CHECK(r0 % kPackRows == 0 && a.bsums != nullptr);
+    const int64_t pend = std::min(r1, w.packed_rows);
+    const int64_t nb = w.cols / QK;
+    const size_t gb = q4_0x16_group_bytes(w.cols);
+    const auto* abase = static_cast<const uint8_t*>(a.data);
+    for (int64_t t = 0; t < a.m; t += kPackMaxCols) {
+      const int nc = static_cast<int>(std::min<int64_t>(kPackMaxCols, a.m - t));
+      for (int64_t g = r0; g < pend; g += kPackRows) {
+        k.packed_tile(nb, w.packed + static_cast<size_t>(g / kPackRows) * gb,
+                      abase + static_cast<size_t>(t) * a.row_bytes, a.row_bytes, a.bsums + t * nb,
+                      static_cast<size_t>(nb), nc, &y[t * w.rows + g], static_cast<size_t>(w.rows));
+      }
+    }
+    r0 = pend;
+    if (r0 >= r1) return;
+  }
   const auto* wbase = static_cast<const uint8_t*>(w.data);
   const auto* abase = static_cast<const uint8_t*>(a.data);
   const int64_t rows = w.rows, m = a.m;
@@ -95,10 +133,11 @@ void rows_range(const TypeKernels& k, const WeightView& w, const ActView& a, flo
 }
 
 // Chunks of rows, small enough to balance the threads, large enough to amortize the
-// scheduling; whole 4×4 tiles.
-int64_t row_grain(int64_t rows, int n_threads) {
+// scheduling; whole 4×4 tiles, or whole packed groups where the weight has them.
+int64_t row_grain(int64_t rows, int n_threads, bool packed) {
   const int64_t per_thread = rows / (4 * static_cast<int64_t>(n_threads));
-  return (std::clamp<int64_t>(per_thread, 8, 64) + 3) / 4 * 4;
+  const int64_t unit = packed ? kPackRows : 4;
+  return (std::clamp<int64_t>(per_thread, 8, 64) + unit - 1) / unit * unit;
 }
 
 }  // namespace
@@ -113,7 +152,7 @@ void matmul_acts_multi(const KernelTable& kt, const MatmulJob* jobs, int n_jobs,
     const TypeKernels& k = kt.at(w.type);
     VATP_CHECK(k.vec_dot != nullptr);
     VATP_CHECK(k.vec_dot_type == a.type && a.cols == w.cols);
-    grain[j] = row_grain(w.rows, pool.size());
+    grain[j] = row_grain(w.rows, pool.size(), k.packed_tile != nullptr && w.packed != nullptr);
     first[j + 1] = first[j] + (w.rows + grain[j] - 1) / grain[j];
   }
   // One parallel_for over the chunks of all the weights: one wake-up of the workers

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "core/dtype.h"
 #include "core/thread_pool.h"
@@ -22,6 +23,10 @@ struct WeightView {
   int64_t rows = 0;
   int64_t cols = 0;
   size_t row_bytes = 0;  // normally vatp::row_bytes(type, cols)
+  // Optional repacked copy (kernels/packed.h) of rows [0, packed_rows), used when the
+  // kernel table has a packed_tile for `type`; rows past packed_rows come from data.
+  const uint8_t* packed = nullptr;
+  int64_t packed_rows = 0;
 };
 
 // Activations already converted to a vec_dot_type: m rows of `cols` elements.
@@ -31,6 +36,8 @@ struct ActView {
   int64_t m = 0;
   int64_t cols = 0;
   size_t row_bytes = 0;
+  // Q8_0 only: Σ of each block's quants, m × cols/32 (the packed Q4_0 tile's −8 offset).
+  const int32_t* bsums = nullptr;
 };
 
 // Holds the quantized activations. Preallocate once (reserve) for the largest batch
@@ -44,6 +51,7 @@ class MatmulScratch {
   int64_t max_m() const { return max_m_; }
   int64_t max_cols() const { return max_cols_; }
   void* data() { return buf_.get(); }
+  int32_t* bsums() { return bsums_.data(); }
   size_t capacity_bytes() const { return bytes_; }
 
  private:
@@ -51,6 +59,7 @@ class MatmulScratch {
     void operator()(void* p) const;
   };
   std::unique_ptr<void, Free> buf_;
+  std::vector<int32_t> bsums_;  // max_m × max_cols/32
   size_t bytes_ = 0;
   int64_t max_m_ = 0;
   int64_t max_cols_ = 0;

@@ -1,5 +1,10 @@
 #include "model/model.h"
 
+#include <cstdlib>
+
+#include "core/check.h"
+#include "kernels/packed.h"
+
 namespace vatp::model {
 
 void ForwardScratch::reserve(const ModelConfig& c, int max_m, int n_threads, int kv_capacity) {
@@ -19,19 +24,67 @@ void ForwardScratch::reserve(const ModelConfig& c, int max_m, int n_threads, int
   attn.reserve(n_threads, c.n_kv_heads, kv_capacity, c.head_dim, c.group());
 }
 
-Result<std::unique_ptr<Model>> Model::load(const std::string& path, const kernels::KernelTable& kt) {
+Result<std::unique_ptr<Model>> Model::load(const std::string& path, const kernels::KernelTable& kt,
+                                           const LoadOptions& opts) {
   VATP_ASSIGN_OR_RETURN(gguf::GgufFile f, gguf::GgufFile::open(path));
-  Result<std::unique_ptr<Model>> m = from_gguf(std::move(f), kt);
+  Result<std::unique_ptr<Model>> m = from_gguf(std::move(f), kt, opts);
   if (!m.is_ok()) return m.status().with_context("loading '" + path + "'");
   return m;
 }
 
-Result<std::unique_ptr<Model>> Model::from_gguf(gguf::GgufFile file, const kernels::KernelTable& kt) {
+Result<std::unique_ptr<Model>> Model::from_gguf(gguf::GgufFile file, const kernels::KernelTable& kt,
+                                                const LoadOptions& opts) {
   std::unique_ptr<Model> m(new Model(std::move(file), kt));
   VATP_ASSIGN_OR_RETURN(m->config_, ModelConfig::from_gguf(m->file_));
   VATP_ASSIGN_OR_RETURN(m->weights_, Weights::from_gguf(m->file_, m->config_, kt));
   m->config_.rope.freq_factors = m->weights_.rope_freqs;
+  if (opts.repack) VATP_RETURN_IF_ERROR(m->repack_weights(opts.pool));
   return m;
+}
+
+Status Model::repack_weights(ThreadPool* pool) {
+  std::vector<kernels::WeightView*> views;
+  for (LayerWeights& L : weights_.layers) {
+    for (kernels::WeightView* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
+      views.push_back(w);
+  }
+  views.push_back(&weights_.output);
+  size_t total = 0;
+  std::vector<kernels::WeightView*> todo;
+  for (kernels::WeightView* w : views) {
+    // Only the layout the table has a tile for (Q4_0x16 is the one packed layout).
+    if (w->type != DType::Q4_0 || kt_.at(w->type).packed_tile == nullptr || w->rows < kernels::kPackRows)
+      continue;
+    todo.push_back(w);
+    total += kernels::q4_0x16_packed_bytes(*w);
+  }
+  if (todo.empty()) return Status::ok();
+  Result<AnonMemory> mem = AnonMemory::allocate(total);
+  if (!mem.is_ok()) {
+    return mem.status().with_context("repacking the weights (--no-repack keeps the file's layout)");
+  }
+  packed_ = std::move(mem).value();
+  packed_bytes_ = total;
+  size_t off = 0;
+  for (kernels::WeightView* w : todo) {
+    uint8_t* dst = packed_.data() + off;
+    const int64_t groups = w->rows / kernels::kPackRows;
+    if (pool != nullptr) {
+      pool->parallel_for(groups, 8,
+                         [&](int64_t g0, int64_t g1, int) { kernels::pack_q4_0x16_groups(*w, dst, g0, g1); });
+    } else {
+      kernels::pack_q4_0x16(*w, dst);
+    }
+    // The packed rows are never read from the file again: give their pages back. (The
+    // output may share its tensor with the embedding table, which is still read.)
+    if (!weights_.tied_output || w != &weights_.output) {
+      file_.drop_pages(w->data, static_cast<size_t>(groups * kernels::kPackRows) * w->row_bytes);
+    }
+    w->packed = dst;
+    w->packed_rows = w->rows / kernels::kPackRows * kernels::kPackRows;
+    off += kernels::q4_0x16_packed_bytes(*w);
+  }
+  return Status::ok();
 }
 
 size_t Model::weight_bytes() const {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/anon_memory.h"
 #include "core/thread_pool.h"
 #include "gguf/gguf.h"
 #include "kernels/kernel_table.h"
@@ -42,17 +43,29 @@ class ForwardScratch {
   int max_m_ = 0;
 };
 
+struct LoadOptions {
+  // Copy the matrices whose type has a packed tile in the kernel table (Q4_0 on
+  // AVX-512) into the interleaved layout of kernels/packed.h: faster prefill and
+  // decode, at the cost of a copy of those weights in anonymous memory.
+  bool repack = true;
+  // Threads for the repacking (nullptr: the loading thread alone).
+  ThreadPool* pool = nullptr;
+};
+
 class Model {
  public:
   // Maps the file, reads the config, checks every tensor. `kt` must outlive the model.
-  static Result<std::unique_ptr<Model>> load(const std::string& path, const kernels::KernelTable& kt);
-  static Result<std::unique_ptr<Model>> from_gguf(gguf::GgufFile file, const kernels::KernelTable& kt);
+  static Result<std::unique_ptr<Model>> load(const std::string& path, const kernels::KernelTable& kt,
+                                             const LoadOptions& opts = {});
+  static Result<std::unique_ptr<Model>> from_gguf(gguf::GgufFile file, const kernels::KernelTable& kt,
+                                                  const LoadOptions& opts = {});
 
   const ModelConfig& config() const { return config_; }
   const gguf::GgufFile& gguf() const { return file_; }
   const Weights& weights() const { return weights_; }
   const kernels::KernelTable& kernels() const { return kt_; }
   size_t weight_bytes() const;
+  size_t packed_bytes() const { return packed_bytes_; }  // the repacked copies (0 if none)
 
   // A KV cache of `capacity` slots per (layer, KV head) for this model; with
   // per_query_head the attention statistics keep one row per query head of a group.
@@ -67,10 +80,13 @@ class Model {
 
  private:
   Model(gguf::GgufFile file, const kernels::KernelTable& kt) : file_(std::move(file)), kt_(kt) {}
+  Status repack_weights(ThreadPool* pool);
   gguf::GgufFile file_;
   const kernels::KernelTable& kt_;
   ModelConfig config_;
   Weights weights_;
+  AnonMemory packed_;
+  size_t packed_bytes_ = 0;
 };
 
 }  // namespace vatp::model

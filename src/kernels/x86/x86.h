@@ -48,4 +48,10 @@ VATP_X86_KERNELS
 
 #undef VATP_X86_KERNELS
 
+namespace avx512 {
+// Q4_0x16 packed tile (kernels/packed.h).
+void tile_q4_0x16(int64_t nb, const uint8_t* group, const void* act, size_t act_stride, const int32_t* bsums,
+                  size_t bsums_stride, int nc, float* out, size_t out_stride);
+}  // namespace avx512
+
 }  // namespace vatp::kernels

@@ -1,0 +1,74 @@
+#include "kernels/packed.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/check.h"
+#include "core/fp16.h"
+#include "kernels/quant.h"
+
+namespace vatp::kernels {
+
+size_t q4_0x16_group_bytes(int64_t cols) {
+  const auto nb = static_cast<size_t>(cols / QK);
+  return (nb * (256 + 32) + 63) / 64 * 64;
+}
+
+size_t q4_0x16_packed_bytes(const WeightView& w) {
+  return static_cast<size_t>(w.rows / kPackRows) * q4_0x16_group_bytes(w.cols);
+}
+
+void pack_q4_0x16(const WeightView& w, uint8_t* dst) { pack_q4_0x16_groups(w, dst, 0, w.rows / kPackRows); }
+
+void pack_q4_0x16_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1) {
+  VATP_CHECK(w.type == DType::Q4_0 && w.cols % QK == 0 && 0 <= g0 && g1 <= w.rows / kPackRows);
+  const int64_t nb = w.cols / QK;
+  const size_t gb = q4_0x16_group_bytes(w.cols);
+  const auto* src = static_cast<const uint8_t*>(w.data);
+  for (int64_t g = g0; g < g1; ++g) {
+    uint8_t* qs = dst + static_cast<size_t>(g) * gb;
+    uint8_t* d = qs + static_cast<size_t>(nb) * 256;
+    for (int64_t r = 0; r < kPackRows; ++r) {
+      const auto* row =
+          reinterpret_cast<const BlockQ4_0*>(src + static_cast<size_t>(g * kPackRows + r) * w.row_bytes);
+      for (int64_t b = 0; b < nb; ++b) {
+        const BlockQ4_0& x = row[b];
+        std::memcpy(d + (16 * b + r) * 2, &x.d, 2);
+        for (int j = 0; j < 4; ++j) std::memcpy(qs + 256 * b + 64 * j + 4 * r, x.qs + 4 * j, 4);
+      }
+    }
+    std::memset(d + static_cast<size_t>(nb) * 32, 0, gb - static_cast<size_t>(nb) * 288);
+  }
+}
+
+namespace ref {
+
+void tile_q4_0x16(int64_t nb, const uint8_t* group, const void* act, size_t act_stride, const int32_t* bsums,
+                  size_t bsums_stride, int nc, float* out, size_t out_stride) {
+  const uint8_t* qs = group;
+  const uint8_t* d = group + static_cast<size_t>(nb) * 256;
+  for (int c = 0; c < nc; ++c) {
+    const auto* y = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(act) + c * act_stride);
+    float acc[kPackRows] = {};
+    for (int64_t b = 0; b < nb; ++b) {
+      const float da = fp16_to_f32(y[b].d);
+      for (int r = 0; r < kPackRows; ++r) {
+        int32_t s = -8 * bsums[c * bsums_stride + b];
+        for (int j = 0; j < 4; ++j) {
+          for (int e = 0; e < 4; ++e) {
+            const uint8_t q = qs[256 * b + 64 * j + 4 * r + e];
+            s += (q & 0x0F) * y[b].qs[4 * j + e] + (q >> 4) * y[b].qs[16 + 4 * j + e];
+          }
+        }
+        uint16_t dw;
+        std::memcpy(&dw, d + (16 * b + r) * 2, 2);
+        const float dd = fp16_to_f32(dw) * da;
+        acc[r] = std::fma(dd, static_cast<float>(s), acc[r]);
+      }
+    }
+    std::memcpy(out + c * out_stride, acc, sizeof(acc));
+  }
+}
+
+}  // namespace ref
+}  // namespace vatp::kernels

@@ -1,0 +1,49 @@
+// Repacked weights for the interleaved-row tiles (decode GEMV and prefill GEMM).
+//
+// Q4_0x16: 16 consecutive weight rows of one Q4_0 matrix interleaved block by block,
+// so that one 64-byte load holds the same 4 quant bytes of all 16 rows and one
+// vpdpbusd multiplies them by 4 broadcast activation bytes, with row r in int32 lane r.
+// Per group (16 rows, nb = cols/32 blocks), 64-byte aligned, group_bytes apart:
+//   qs  nb × 256 bytes: block b, quad j (0..3): bytes [64j + 4r, 64j + 4r + 4) are
+//       qs[4j..4j+3] of row r's block b (low nibbles: elements 4j..4j+3; high
+//       nibbles: elements 16+4j..16+4j+3, as in BlockQ4_0);
+//   d   nb × 16 f16: d[16b + r] is row r's block-b scale.
+// Rows past the last whole group are not packed; matmul reads them from the original.
+//
+// Tile semantics (the reference below; SIMD versions give bit-identical results):
+//   out[c·out_stride + r] = Σ_b fma-accumulated (d_w[r,b]·d_a[c,b]) · isum[r,c,b],
+//   isum = Σ_i q_w·q_a − 8·Σ_i q_a  (exact int32), accumulated in block order with
+//   one fma per block: acc = fma(d_w·d_a, float(isum), acc).
+// The per-(row, column) operation sequence does not depend on how many columns a tile
+// covers, so results do not depend on the batch size or the thread count.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/matmul.h"
+
+namespace vatp::kernels {
+
+inline constexpr int64_t kPackRows = 16;  // rows per interleaved group
+inline constexpr int kPackMaxCols = 8;    // activation columns per tile call
+
+// Bytes of one Q4_0x16 group of `cols` columns (cols a multiple of 32).
+size_t q4_0x16_group_bytes(int64_t cols);
+// Bytes to pack the whole groups of w (floor(rows/16) groups).
+size_t q4_0x16_packed_bytes(const WeightView& w);
+// Packs the whole groups of w (type Q4_0) into dst (64-byte aligned,
+// q4_0x16_packed_bytes(w) bytes).
+void pack_q4_0x16(const WeightView& w, uint8_t* dst);
+// Only groups [g0, g1) (for packing in parallel).
+void pack_q4_0x16_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1);
+
+// PackedTileKernel (kernel_table.h) for Q4_0x16: one group × nc activation columns
+// (1 ≤ nc ≤ kPackMaxCols); act column c is a Q8_0 row at act + c·act_stride;
+// bsums[c·bsums_stride + b] = Σ of its block b's quants; out[c·out_stride + r], r < 16.
+namespace ref {
+void tile_q4_0x16(int64_t nb, const uint8_t* group, const void* act, size_t act_stride, const int32_t* bsums,
+                  size_t bsums_stride, int nc, float* out, size_t out_stride);
+}  // namespace ref
+
+}  // namespace vatp::kernels

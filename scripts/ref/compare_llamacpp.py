@@ -47,18 +47,7 @@ import llamacpp_common as lc  # noqa: E402
 
 import llama_cpp  # noqa: E402
 
-PROMPTS = [
-    "The capital of France is",
-    "Once upon a time, in a small village by the sea,",
-    'def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n',
-    "Q: What is the boiling point of water in degrees Celsius?\nA:",
-    "The three primary colors are",
-    "In machine learning, gradient descent is",
-    "1, 2, 3, 4, 5,",
-    "Dear Sir or Madam,\n\nI am writing to",
-    "The following is a list of planets in our solar system:\n1.",
-    "Photosynthesis is the process by which",
-]
+from prompts import PROMPTS  # noqa: E402  (shared with noise_floor.py)
 SYNTH_SEED = 1234
 DEFAULT_TEXT = os.path.join(lc.REPO, "tests", "data", "jargon-4.4.7-prose.txt")
 CACHE_FORMAT = 1
@@ -209,6 +198,7 @@ def run_vatp(args, text_path, prompts, tmp):
     out = {}
     ppl_json = os.path.join(tmp, "ppl.json")
     cmd = [args.vatp, "ppl", "-m", args.model, "-f", text_path, "-c", str(args.ctx), "-t", str(args.threads),
+           "--kv-type", args.kv_type,
            "--json", ppl_json]
     if args.chunks > 0:
         cmd += ["--chunks", str(args.chunks)]
@@ -220,7 +210,7 @@ def run_vatp(args, text_path, prompts, tmp):
     for i, p in enumerate(prompts):
         j = os.path.join(tmp, f"run{i}.json")
         cmd = [args.vatp, "run", "-m", args.model, "-p", p, "-n", str(args.n_gen), "--temp", "0",
-               "--repeat-penalty", "1", "-t", str(args.threads), "--no-stats", "--json", j]
+               "--repeat-penalty", "1", "-t", str(args.threads), "--kv-type", args.kv_type, "--no-stats", "--json", j]
         if i == 0:
             out["run_cmd"] = shlex.join(cmd[:5] + ["PROMPT"] + cmd[6:])
         run_cmd(cmd)

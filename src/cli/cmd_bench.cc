@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/kernel_flags.h"
 #include "core/thread_pool.h"
 #include "kernels/kernel_table.h"
 #include "model/model.h"
@@ -29,6 +30,7 @@ struct BenchFlags {
   bool json = false;
   bool no_bw = false;
   bool no_repack = false;
+  std::string isa;  // --isa; empty: detect
   policy::PolicyFlags kv;
   std::string kv_type = "f16";
 };
@@ -46,9 +48,9 @@ Status run_bench_cmd(BenchFlags f, const CLI::App& sub) {
   VATP_RETURN_IF_ERROR(runtime::validate(f.opts));
   VATP_ASSIGN_OR_RETURN(f.opts.kv_policy, policy::config_from_flags(f.kv));
   VATP_ASSIGN_OR_RETURN(f.opts.kv_type, kvcache::kv_type_from_name(f.kv_type));
+  VATP_ASSIGN_OR_RETURN(const kernels::KernelTable kt, kernel_table_from_flag(f.isa));
   if (!std::filesystem::exists(f.model)) return not_found("model file not found: " + f.model);
 
-  const kernels::KernelTable kt = kernels::make_kernel_table(kernels::detect_isa());
   const int threads =
       f.threads > 0 ? f.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   ThreadPool pool(threads);
@@ -129,6 +131,7 @@ void add_bench_command(CLI::App& app, CommandFn& selected) {
   cmd->add_option("-m,--model", fl->model, "GGUF model file");
   cmd->add_option("-p,--n-prompt", fl->opts.n_prompt,
                   "Prompt tokens of the pp test; 0 skips it (default 512)");
+  cmd->add_option("--isa", fl->isa, kIsaHelp);
   cmd->add_flag("--no-repack", fl->no_repack,
                 "Keep Q4_0 weights in the file's layout (no interleaved copy; less memory, slower)");
   cmd->add_option("-n,--n-gen", fl->opts.n_gen, "Tokens of the tg test; 0 skips it (default 128)");

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "cli/kernel_flags.h"
 #include "core/thread_pool.h"
 #include "core/timer.h"
 #include "kernels/kernel_table.h"
@@ -30,6 +31,8 @@ struct PplFlags {
   int threads = 0;  // 0 (not given): hardware threads
   std::string json_out;
   bool no_repack = false;
+  std::string isa;  // --isa; empty: detect
+  std::string kv_type = "f16";
 };
 
 Status validate_flags(const PplFlags& f, const CLI::App& sub) {
@@ -52,9 +55,9 @@ Status run_ppl(const PplFlags& f, const CLI::App& sub) {
   std::ostringstream ss;
   ss << in.rdbuf();
   const std::string text = ss.str();
+  VATP_ASSIGN_OR_RETURN(const kernels::KernelTable kt, kernel_table_from_flag(f.isa));
   if (!std::filesystem::exists(f.model)) return not_found("model file not found: " + f.model);
 
-  const kernels::KernelTable kt = kernels::make_kernel_table(kernels::detect_isa());
   const int threads =
       f.threads > 0 ? f.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   ThreadPool pool(threads);
@@ -68,6 +71,7 @@ Status run_ppl(const PplFlags& f, const CLI::App& sub) {
 
   runtime::SessionOptions so;
   so.n_ctx = f.n_ctx;
+  VATP_ASSIGN_OR_RETURN(so.kv_type, kvcache::kv_type_from_name(f.kv_type));
   so.n_batch = f.batch > 0 ? std::min(f.batch, f.n_ctx) : f.n_ctx;
   VATP_ASSIGN_OR_RETURN(std::unique_ptr<runtime::Session> session,
                         runtime::Session::create(*model, tok, pool, so));
@@ -111,6 +115,8 @@ void add_ppl_command(CLI::App& app, CommandFn& selected) {
   cmd->add_option("--chunks", fl->chunks, "Evaluate at most this many chunks (default: all)");
   cmd->add_option("-b,--batch-size", fl->batch, "Tokens per forward call (default: the chunk size)");
   cmd->add_option("-t,--threads", fl->threads, "Threads (default: hardware threads)");
+  cmd->add_option("--kv-type", fl->kv_type, "KV cache storage: f16 (default) | f32 | q8_0");
+  cmd->add_option("--isa", fl->isa, kIsaHelp);
   cmd->add_flag("--no-repack", fl->no_repack,
                 "Keep Q4_0 weights in the file's layout (no interleaved copy; less memory, slower)");
   cmd->add_option("--json", fl->json_out,

@@ -7,10 +7,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/kernel_flags.h"
 #include "core/thread_pool.h"
 #include "kernels/kernel_table.h"
 #include "model/model.h"
@@ -44,6 +46,8 @@ struct RunFlags {
   std::string kv_type = "f16";
   bool kv_rerotate = false;
   bool no_repack = false;
+  std::string dump_tensors;  // --dump-tensors FILE
+  std::string isa;           // --isa; empty: detect
 };
 
 int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
@@ -109,9 +113,9 @@ Status run_generate(const RunFlags& f, const CLI::App& sub) {
   if (!f.prompt_file.empty()) {
     VATP_ASSIGN_OR_RETURN(user_text, read_text_file(f.prompt_file));
   }
+  VATP_ASSIGN_OR_RETURN(const kernels::KernelTable kt, kernel_table_from_flag(f.isa));
   if (!std::filesystem::exists(f.model)) return not_found("model file not found: " + f.model);
 
-  const kernels::KernelTable kt = kernels::make_kernel_table(kernels::detect_isa());
   const int threads = f.threads > 0 ? f.threads : default_threads();
   ThreadPool pool(threads);
   VATP_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> model,
@@ -129,6 +133,26 @@ Status run_generate(const RunFlags& f, const CLI::App& sub) {
   so.n_ctx = f.n_ctx > 0 ? f.n_ctx : std::min(model->config().n_ctx_train, kDefaultCtxCap);
   so.n_batch = f.batch;
   so.sampling = f.sampling;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> dump(nullptr, &std::fclose);
+  if (!f.dump_tensors.empty()) {
+    dump.reset(std::fopen(f.dump_tensors.c_str(), "wb"));
+    if (!dump) return io_error("cannot write " + f.dump_tensors);
+    so.tap = [file = dump.get(), call = uint32_t{0}](const char* name, int layer, const float* rows,
+                                                     int64_t m, int64_t len) mutable {
+      // Record: u32 forward-call index, u32 name length, name ("Qcur-3"), u64 n, n f32
+      // (the batch's last row). scripts/ref/tensor_diff.py reads it.
+      if (std::string_view(name) == "inp_embd") ++call;
+      const std::string full =
+          layer >= 0 ? std::string(name) + "-" + std::to_string(layer) : std::string(name);
+      const auto nlen = static_cast<uint32_t>(full.size());
+      const auto n = static_cast<uint64_t>(len);
+      std::fwrite(&call, 4, 1, file);
+      std::fwrite(&nlen, 4, 1, file);
+      std::fwrite(full.data(), 1, full.size(), file);
+      std::fwrite(&n, 8, 1, file);
+      std::fwrite(rows + (m - 1) * len, 4, static_cast<size_t>(len), file);
+    };
+  }
   VATP_ASSIGN_OR_RETURN(std::unique_ptr<runtime::Session> session,
                         runtime::Session::create(*model, tok, pool, so));
 
@@ -188,6 +212,10 @@ void add_run_command(CLI::App& app, CommandFn& selected) {
   cmd->add_option("-c,--ctx-size", fl->n_ctx,
                   "Context size in tokens (default: the model's training context, at most 4096)");
   cmd->add_option("-t,--threads", fl->threads, "Threads (default: hardware threads)");
+  cmd->add_option("--isa", fl->isa, kIsaHelp);
+  cmd->add_option("--dump-tensors", fl->dump_tensors,
+                  "Write every forward call's intermediate tensors (last token's row) to FILE "
+                  "(scripts/ref/tensor_diff.py)");
   cmd->add_flag("--no-repack", fl->no_repack,
                 "Keep Q4_0 weights in the file's layout (no interleaved copy; less memory, slower)");
   cmd->add_option("-b,--batch-size", fl->batch, "Prompt tokens per forward call (default 256)");

@@ -14,6 +14,13 @@
 #include "model/model.h"
 
 namespace vatp::model {
+namespace {
+
+void tap(const ForwardScratch& s, const char* name, int layer, const float* rows, int64_t m, int64_t len) {
+  if (s.tap) s.tap(name, layer, rows, m, len);
+}
+
+}  // namespace
 
 Status Model::forward(const int32_t* tokens, const int32_t* positions, int64_t m, kvcache::KvCache& cache,
                       float* logits, int64_t n_logit_rows, ForwardScratch& s, ThreadPool& pool,
@@ -44,6 +51,7 @@ Status Model::forward(const int32_t* tokens, const int32_t* positions, int64_t m
                       static_cast<size_t>(tokens[i]) * w.token_embd.row_bytes;
     emb.dequant_row(row, &s.x[static_cast<size_t>(i) * dim], dim);
   }
+  tap(s, "inp_embd", -1, s.x.data(), m, dim);
 
   for (int l = 0; l < c.n_layers; ++l) {
     const LayerWeights& L = w.layers[static_cast<size_t>(l)];
@@ -51,6 +59,7 @@ Status Model::forward(const int32_t* tokens, const int32_t* positions, int64_t m
     for (int64_t i = 0; i < m; ++i) {
       kernels::rms_norm(&s.x[i * dim], L.attn_norm, &s.h[i * dim], dim, c.rms_eps);
     }
+    tap(s, "attn_norm", l, s.h.data(), m, dim);
     // Q, K, V share one activation quantization when their weights share a type.
     if (L.wq.type == L.wk.type && L.wk.type == L.wv.type) {
       const kernels::ActView a =
@@ -77,9 +86,15 @@ Status Model::forward(const int32_t* tokens, const int32_t* positions, int64_t m
         kernels::rope_apply(ki, c.n_kv_heads, hd, c.n_rot, c.rope_layout, s.rope_cs.data());
       VATP_RETURN_IF_ERROR(cache.append(l, ki, vi, positions[i]));
     }
+    tap(s, "Qcur", l, s.q.data(), m, qd);
+    tap(s, "Kcur", l, s.k.data(), m, kvd);
+    tap(s, "Vcur", l, s.v.data(), m, kvd);
     attention(kt_, cache, l, s.q.data(), positions, m, c.n_heads, s.att.data(), stats, s.attn, pool);
+    tap(s, "kqv_out", l, s.att.data(), m, qd);
     kernels::matmul(kt_, L.wo, s.att.data(), m, s.tmp.data(), s.mm, pool);
+    tap(s, "attn_out", l, s.tmp.data(), m, dim);
     kernels::add(s.x.data(), s.tmp.data(), s.x.data(), m * dim);
+    tap(s, "ffn_inp", l, s.x.data(), m, dim);
 
     // --- feed-forward block ---
     for (int64_t i = 0; i < m; ++i) {
@@ -94,9 +109,15 @@ Status Model::forward(const int32_t* tokens, const int32_t* positions, int64_t m
       kernels::matmul(kt_, L.w_gate, s.h.data(), m, s.gate.data(), s.mm, pool);
       kernels::matmul(kt_, L.w_up, s.h.data(), m, s.up.data(), s.mm, pool);
     }
+    tap(s, "ffn_norm", l, s.h.data(), m, dim);
+    tap(s, "ffn_gate", l, s.gate.data(), m, c.ff);
+    tap(s, "ffn_up", l, s.up.data(), m, c.ff);
     kernels::swiglu(kt_, s.gate.data(), s.up.data(), s.gate.data(), m * c.ff);
+    tap(s, "ffn_swiglu", l, s.gate.data(), m, c.ff);
     kernels::matmul(kt_, L.w_down, s.gate.data(), m, s.tmp.data(), s.mm, pool);
+    tap(s, "ffn_out", l, s.tmp.data(), m, dim);
     kernels::add(s.x.data(), s.tmp.data(), s.x.data(), m * dim);
+    tap(s, "l_out", l, s.x.data(), m, dim);
   }
 
   if (n_logit_rows == 0) return Status::ok();
@@ -105,7 +126,9 @@ Status Model::forward(const int32_t* tokens, const int32_t* positions, int64_t m
   for (int64_t i = first; i < m; ++i) {
     kernels::rms_norm(&s.x[i * dim], w.output_norm, &s.h[(i - first) * dim], dim, c.rms_eps);
   }
+  tap(s, "result_norm", -1, s.h.data(), n_logit_rows, dim);
   kernels::matmul(kt_, w.output, s.h.data(), n_logit_rows, logits, s.mm, pool);
+  tap(s, "result_output", -1, logits, n_logit_rows, c.n_vocab);
   return Status::ok();
 }
 

@@ -1,6 +1,7 @@
 // A loaded model: config, weight views into the mapped GGUF, and the forward pass.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,15 @@
 #include "model/weights.h"
 
 namespace vatp::model {
+
+// Observes intermediate activations (a debugging aid, like llama.cpp's eval callback):
+// called after each named step with the m × row_len rows of the batch. Names follow
+// llama.cpp's graph ("attn_norm", "Qcur", "Kcur", "Vcur", "kqv_out", "attn_out",
+// "ffn_inp", "ffn_norm", "ffn_gate", "ffn_up", "ffn_swiglu", "ffn_out", "l_out" with
+// the layer; "inp_embd", "result_norm", "result_output" with layer -1), Qcur/Kcur
+// after RoPE, so scripts/ref/tensor_diff.py can compare the two engines tensor by tensor.
+using TensorTap =
+    std::function<void(const char* name, int layer, const float* rows, int64_t m, int64_t row_len)>;
 
 // Activations for up to max_m tokens per forward call, allocated once.
 class ForwardScratch {
@@ -38,6 +48,7 @@ class ForwardScratch {
   std::vector<float> rope_cs;  // [n_rot] cos/sin cache for one position
   kernels::MatmulScratch mm;
   AttentionScratch attn;
+  TensorTap tap;  // empty: no observation (the default)
 
  private:
   int max_m_ = 0;

@@ -58,6 +58,7 @@ Session::Session(const model::Model& model, const tokenizer::Tokenizer& tok, Thr
       positions_(opts.n_batch) {
   scratch_.reserve(model.config(), opts.n_batch, pool.size(), opts.n_ctx);
   if (opts.kv_rerotate) scratch_.enable_key_rerotation(model.config());
+  scratch_.tap = opts.tap;
   update_kv_stats();
 }
 

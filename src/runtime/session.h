@@ -39,6 +39,8 @@ struct SessionOptions {
   // attended, so no rounding accumulates); new tokens take position n. With a policy
   // that evicts while decoding, generation can then run past n_ctx.
   bool kv_rerotate = false;
+  // Observer of every forward call's intermediate tensors (model::TensorTap); empty: off.
+  model::TensorTap tap;
 };
 
 // Why generation stopped.

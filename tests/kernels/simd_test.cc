@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/fp16.h"
 #include "kernels/kernel_table.h"
 #include "kernels/ops.h"
 #include "kernels/quant.h"
@@ -165,6 +166,77 @@ TEST(SimdVsRef, VecDot4x4EqualsSixteenVecDots) {
     }
   }
   if (tested == 0) GTEST_SKIP() << "no ISA with a 4x4 tile on this machine (AVX-512 only)";
+}
+
+// The float operations of llama.cpp's x86 vec_dot for the 32-blocks (its AVX2 path, as
+// built with FMA), spelled out in scalar code: per block, eight int32 lanes of four
+// products each, acc[l] = fma(dx·dy, lane, acc[l]); the min term as one chain
+// summs = fma(mx, sy, summs); result = ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)) + summs.
+// vatp's SIMD vec_dot follows the same order, so its results equal llama.cpp's bit for
+// bit (checked against llama.cpp itself with a tensor dump, docs/llamacpp-agreement.md).
+float llamacpp_order_dot(DType wt, const uint8_t* w, const uint8_t* a, int64_t n) {
+  const size_t wb = dtype_info(wt).block_bytes, ab = wt == DType::Q4_1 || wt == DType::Q5_1 ? 36 : 34;
+  const bool has_min = wt == DType::Q4_1 || wt == DType::Q5_1;
+  float acc[8] = {}, summs = 0.0f;
+  for (int64_t b = 0; b < n / QK; ++b) {
+    const uint8_t* x = w + b * wb;
+    const uint8_t* y = a + b * ab;
+    uint16_t dx, mx = 0, dy, sy = 0;
+    std::memcpy(&dx, x, 2);
+    std::memcpy(&dy, y, 2);
+    if (has_min) {
+      std::memcpy(&mx, x + 2, 2);
+      std::memcpy(&sy, y + 2, 2);
+    }
+    const auto* yq = reinterpret_cast<const int8_t*>(y + (has_min ? 4 : 2));
+    int q[QK];
+    for (int j = 0; j < QK; ++j) {
+      if (wt == DType::Q8_0) {
+        q[j] = reinterpret_cast<const int8_t*>(x + 2)[j];
+        continue;
+      }
+      const uint8_t* qs = x + wb - 16;  // the nibbles are the block's last 16 bytes
+      int v = j < 16 ? qs[j] & 0x0F : qs[j - 16] >> 4;
+      if (wt == DType::Q5_0 || wt == DType::Q5_1) {
+        uint32_t qh;
+        std::memcpy(&qh, x + (has_min ? 4 : 2), 4);
+        v |= static_cast<int>((qh >> j) & 1) << 4;
+      }
+      q[j] = v - (wt == DType::Q4_0 ? 8 : wt == DType::Q5_0 ? 16 : 0);
+    }
+    const float d = fp16_to_f32(dx) * fp16_to_f32(dy);
+    for (int l = 0; l < 8; ++l) {
+      int lane = 0;
+      for (int j = 4 * l; j < 4 * l + 4; ++j) lane += q[j] * yq[j];
+      acc[l] = std::fma(d, static_cast<float>(lane), acc[l]);
+    }
+    if (has_min) summs = std::fma(fp16_to_f32(mx), fp16_to_f32(sy), summs);
+  }
+  return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7])) + summs;
+}
+
+TEST(SimdVsRef, BlockDotsFollowLlamaCppFloatOrder) {
+  int tested = 0;
+  for (Isa isa : simd_isas()) {
+    const KernelTable kt = make_kernel_table(isa);
+    for (DType wt : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0}) {
+      const TypeKernels& k = kt.at(wt);
+      if (k.vec_dot_isa == Isa::Scalar) continue;
+      for (int64_t n : {32, 64, 96, 576, 4096}) {
+        Row w(row_bytes(wt, n), 3), a(row_bytes(k.vec_dot_type, n), 1);
+        const auto wf = random_floats(static_cast<size_t>(n), 60);
+        const auto af = random_floats(static_cast<size_t>(n), 61, 4.0f);
+        quantize_row_ref(wt, wf.data(), w.p, n);
+        quantize_row_ref(k.vec_dot_type, af.data(), a.p, n);
+        float got;
+        k.vec_dot(n, w.p, a.p, &got);
+        EXPECT_EQ(got, llamacpp_order_dot(wt, w.p, a.p, n))
+            << isa_name(isa) << " " << dtype_name(wt) << " n=" << n;
+        ++tested;
+      }
+    }
+  }
+  if (tested == 0) GTEST_SKIP() << "no SIMD ISA on this machine";
 }
 
 // The decode GEMV over four weight rows equals four vec_dot calls bit for bit (and so

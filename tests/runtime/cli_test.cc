@@ -4,13 +4,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "runtime_test_util.h"
 
@@ -81,7 +85,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadFlagCase{"ppl -m /nonexistent.gguf -f /tmp/x.txt -c 0", "-c"},
                       BadFlagCase{"ppl -m /nonexistent.gguf -f /tmp/x.txt --chunks 0", "--chunks"},
                       BadFlagCase{"ppl -m /nonexistent.gguf -f /nonexistent/text.txt", "text.txt"},
-                      BadFlagCase{"ppl -m /nonexistent.gguf -f /tmp/x.txt -t 0", "-t"}),
+                      BadFlagCase{"ppl -m /nonexistent.gguf -f /tmp/x.txt -t 0", "-t"},
+                      BadFlagCase{"run -m /nonexistent.gguf -p hi --isa avx9000", "--isa"},
+                      BadFlagCase{"bench -m /nonexistent.gguf --isa neon", "--isa"}),
     // Stable names (the default would print the struct's bytes, pointers included).
     [](const ::testing::TestParamInfo<BadFlagCase>& info) { return "case" + std::to_string(info.index); });
 
@@ -130,6 +136,66 @@ TEST(Cli, ChatWithUnknownTemplateNameFails) {
   const Ran r = run_vatp("run -m " + model + " -p hi --chat --chat-template no-such-template -n 1");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("no-such-template"), std::string::npos) << r.err;
+}
+
+// --isa scalar runs the reference kernels: the same greedy text as the SIMD default on
+// this short prompt is not guaranteed in general (float order), but the run must work
+// and report the table it used.
+TEST(Cli, RunWithScalarKernels) {
+  REQUIRE_BINARY();
+  const std::string model = test_model_path();
+  if (model.empty()) GTEST_SKIP() << "SmolLM2 GGUF not found (set VATP_MODEL)";
+  const Ran r =
+      run_vatp("run -m " + model + " -p 'The capital of France is' -n 3 --temp 0 -t 2 --isa scalar");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(r.out.empty());
+}
+
+// --dump-tensors writes every named step of every layer for each forward call, the
+// rows of the batch's last token; the logits row is the one the sampler saw.
+TEST(Cli, RunDumpTensors) {
+  REQUIRE_BINARY();
+  const std::string model = test_model_path();
+  if (model.empty()) GTEST_SKIP() << "SmolLM2 GGUF not found (set VATP_MODEL)";
+  const std::string dump = ::testing::TempDir() + "/vatp_tensors_" + std::to_string(::getpid()) + ".bin";
+  const std::string json = ::testing::TempDir() + "/vatp_tensors_" + std::to_string(::getpid()) + ".json";
+  const Ran r =
+      run_vatp("run -m " + model + " -p 'The capital of France is' -n 2 --temp 0 -t 2 --no-stats --json " +
+               json + " --dump-tensors " + dump);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string bytes = read_all(dump);
+  std::map<uint32_t, std::map<std::string, std::vector<float>>> calls;
+  size_t off = 0;
+  while (off + 8 <= bytes.size()) {
+    uint32_t call, len;
+    std::memcpy(&call, bytes.data() + off, 4);
+    std::memcpy(&len, bytes.data() + off + 4, 4);
+    off += 8;
+    ASSERT_LE(off + len + 8, bytes.size());
+    const std::string name = bytes.substr(off, len);
+    off += len;
+    uint64_t n;
+    std::memcpy(&n, bytes.data() + off, 8);
+    off += 8;
+    ASSERT_LE(off + 4 * n, bytes.size());
+    std::vector<float> v(n);
+    std::memcpy(v.data(), bytes.data() + off, 4 * n);
+    off += 4 * n;
+    calls[call][name] = std::move(v);
+  }
+  EXPECT_EQ(off, bytes.size());
+  ASSERT_EQ(calls.size(), 2u) << "prefill + one decode step";
+  for (const auto& [call, t] : calls) {
+    EXPECT_EQ(t.size(), 3u + 30u * 13u) << "call " << call;  // inp_embd, result_norm/output, 13 per layer
+    EXPECT_EQ(t.at("Qcur-29").size(), 576u);
+    EXPECT_EQ(t.at("Kcur-29").size(), 192u);
+    EXPECT_EQ(t.at("ffn_swiglu-0").size(), 1536u);
+    ASSERT_EQ(t.at("result_output").size(), 49152u);
+  }
+  // Greedy: the first generated token is the argmax of the prefill's logits row.
+  const auto& logits = calls.begin()->second.at("result_output");
+  const auto first = nlohmann::json::parse(read_all(json))["generated_ids"][0].get<int>();
+  EXPECT_EQ(std::max_element(logits.begin(), logits.end()) - logits.begin(), first);
 }
 
 TEST(Cli, PplPrintsRunningAndFinalAndWritesJson) {

@@ -5,7 +5,10 @@
 // Per block: lanes = P::isum(weight quants, activation quants) (8 int32, the exact
 // reference integer sum split over lanes); [dx·dy, mx·sy] come from one f16→f32
 // conversion of each block's first 4 bytes (d and m/s are adjacent in every 32-block
-// type); acc += (dx·dy)·lanes; the min term mx·sy is summed separately.
+// type); acc += (dx·dy)·lanes; the min term is a separate scalar chain in block order,
+// summs = fma(mx, sy, summs), and the result is hsum(acc) + summs: exactly the float
+// operations of llama.cpp's x86 ggml_vec_dot_q4_1_q8_1 (as compiled: the min product is
+// fused), so vatp's Q4_1/Q5_1/Q8_0 dot products are bit-identical to llama.cpp's.
 #pragma once
 
 #include <immintrin.h>
@@ -33,6 +36,13 @@ inline __m128 load_4xf16(const void* p0, const void* p1) {
   return _mm_cvtph_ps(_mm_unpacklo_epi32(_mm_cvtsi32_si128(v0), _mm_cvtsi32_si128(v1)));
 }
 
+// The min chain of a block pair in lane 1: fma(mx0, sy0, ·), then fma(mx1, sy1, ·), from
+// wx = [dx0 mx0 dx1 mx1] and wy = [dy0 sy0 dy1 sy1].
+inline __m128 min_pair(__m128 wx, __m128 wy, __m128 summ) {
+  summ = _mm_fmadd_ps(wx, wy, summ);
+  return _mm_fmadd_ps(_mm_movehl_ps(wx, wx), _mm_movehl_ps(wy, wy), summ);
+}
+
 // NT activation rows at once (1 for vec_dot, 4 for vec_dot4); each row sees the same
 // sequence of float operations either way (and in dot32_4x4), so all give identical
 // results. (A second accumulator chain measured no faster: the loop is uop-bound.)
@@ -52,32 +62,34 @@ inline void dot32(int64_t n, const void* w, const void* a, size_t stride, float*
   const int64_t nb = n / QK;
   int64_t b = 0;
   // Blocks in pairs: one f16→f32 conversion yields [dx0 mx0 dx1 mx1] (and [dy0 sy0 dy1
-  // sy1]); the min products of even blocks collect in lane 1, odd blocks in lane 3.
+  // sy1]); the min chain lives in lane 1: fma with lanes 1 (block b), then with lanes 3
+  // moved down (block b + 1).
   for (; b + 2 <= nb; b += 2) {
     const __m256i q0 = P::load(x[b]), q1 = P::load(x[b + 1]);
     const __m128 wx = load_4xf16(&x[b], &x[b + 1]);
     for (int t = 0; t < NT; ++t) {
-      const __m128 p = _mm_mul_ps(wx, load_4xf16(&y[t][b], &y[t][b + 1]));  // [dx·dy, mx·sy] × 2
+      const __m128 wy = load_4xf16(&y[t][b], &y[t][b + 1]);
+      const __m128 p = _mm_mul_ps(wx, wy);  // [dx·dy, mx·sy] × 2
       acc[t] = _mm256_fmadd_ps(_mm256_broadcastss_ps(p), _mm256_cvtepi32_ps(P::isum(q0, y[t][b].qs)), acc[t]);
       acc[t] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(p), _mm256_set1_epi32(2)),
                                _mm256_cvtepi32_ps(P::isum(q1, y[t][b + 1].qs)), acc[t]);
-      if constexpr (P::kHasMin) summ[t] = _mm_add_ps(summ[t], p);
+      if constexpr (P::kHasMin) summ[t] = min_pair(wx, wy, summ[t]);
     }
   }
   if (b < nb) {
     const __m256i q = P::load(x[b]);
     const __m128 wx = load_2xf16(&x[b]);
     for (int t = 0; t < NT; ++t) {
-      const __m128 p = _mm_mul_ps(wx, load_2xf16(&y[t][b]));
+      const __m128 wy = load_2xf16(&y[t][b]);
+      const __m128 p = _mm_mul_ps(wx, wy);
       acc[t] = _mm256_fmadd_ps(_mm256_broadcastss_ps(p), _mm256_cvtepi32_ps(P::isum(q, y[t][b].qs)), acc[t]);
-      if constexpr (P::kHasMin) summ[t] = _mm_add_ps(summ[t], p);
+      if constexpr (P::kHasMin) summ[t] = _mm_fmadd_ps(wx, wy, summ[t]);
     }
   }
   for (int t = 0; t < NT; ++t) {
     float s = hsum_f32x8(acc[t]);
     if constexpr (P::kHasMin) {
-      s += _mm_cvtss_f32(_mm_shuffle_ps(summ[t], summ[t], 1)) +
-           _mm_cvtss_f32(_mm_shuffle_ps(summ[t], summ[t], 3));
+      s += _mm_cvtss_f32(_mm_shuffle_ps(summ[t], summ[t], 1));
     }
     out[t] = s;
   }
@@ -107,27 +119,28 @@ inline void dot32_rows4(int64_t n, const void* w, size_t w_stride, const void* a
     const __m128 wy = load_4xf16(&y[b], &y[b + 1]);
     for (int r = 0; r < 4; ++r) {
       const __m256i q0 = P::load(x[r][b]), q1 = P::load(x[r][b + 1]);
-      const __m128 p = _mm_mul_ps(load_4xf16(&x[r][b], &x[r][b + 1]), wy);
+      const __m128 wx = load_4xf16(&x[r][b], &x[r][b + 1]);
+      const __m128 p = _mm_mul_ps(wx, wy);
       acc[r] = _mm256_fmadd_ps(_mm256_broadcastss_ps(p), _mm256_cvtepi32_ps(P::isum(q0, y[b].qs)), acc[r]);
       acc[r] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(p), _mm256_set1_epi32(2)),
                                _mm256_cvtepi32_ps(P::isum(q1, y[b + 1].qs)), acc[r]);
-      if constexpr (P::kHasMin) summ[r] = _mm_add_ps(summ[r], p);
+      if constexpr (P::kHasMin) summ[r] = min_pair(wx, wy, summ[r]);
     }
   }
   if (b < nb) {
     const __m128 wy = load_2xf16(&y[b]);
     for (int r = 0; r < 4; ++r) {
       const __m256i q = P::load(x[r][b]);
-      const __m128 p = _mm_mul_ps(load_2xf16(&x[r][b]), wy);
+      const __m128 wx = load_2xf16(&x[r][b]);
+      const __m128 p = _mm_mul_ps(wx, wy);
       acc[r] = _mm256_fmadd_ps(_mm256_broadcastss_ps(p), _mm256_cvtepi32_ps(P::isum(q, y[b].qs)), acc[r]);
-      if constexpr (P::kHasMin) summ[r] = _mm_add_ps(summ[r], p);
+      if constexpr (P::kHasMin) summ[r] = _mm_fmadd_ps(wx, wy, summ[r]);
     }
   }
   for (int r = 0; r < 4; ++r) {
     float s = hsum_f32x8(acc[r]);
     if constexpr (P::kHasMin) {
-      s += _mm_cvtss_f32(_mm_shuffle_ps(summ[r], summ[r], 1)) +
-           _mm_cvtss_f32(_mm_shuffle_ps(summ[r], summ[r], 3));
+      s += _mm_cvtss_f32(_mm_shuffle_ps(summ[r], summ[r], 1));
     }
     out[r] = s;
   }
@@ -147,10 +160,10 @@ inline void dot32_4x4(int64_t n, const void* w, size_t w_stride, const void* a, 
     x[i] = reinterpret_cast<const W*>(static_cast<const uint8_t*>(w) + i * w_stride);
     y[i] = reinterpret_cast<const A*>(static_cast<const uint8_t*>(a) + i * a_stride);
   }
-  __m256 acc[4][4];   // [row][token]
-  __m128 summ[2][4];  // [block parity][token], lane = row (as dot32's lanes 1 and 3)
+  __m256 acc[4][4];  // [row][token]
+  __m128 summ[4];    // [token], lane = row: each lane dot32's min chain
   for (int t = 0; t < 4; ++t) {
-    summ[0][t] = summ[1][t] = _mm_setzero_ps();
+    summ[t] = _mm_setzero_ps();
     for (int r = 0; r < 4; ++r) acc[r][t] = _mm256_setzero_ps();
   }
   const int64_t nb = n / QK;
@@ -164,10 +177,7 @@ inline void dot32_4x4(int64_t n, const void* w, size_t w_stride, const void* a, 
     for (int t = 0; t < 4; ++t) {
       const __m128 wy = load_2xf16(&y[t][b]);  // [dy, sy]
       const __m256 d = _mm256_castps128_ps256(_mm_mul_ps(dx, _mm_shuffle_ps(wy, wy, 0)));
-      if constexpr (P::kHasMin) {
-        const int64_t par = b % 2;  // dot32: even blocks (and an odd count's last) in lane 1, odd in lane 3
-        summ[par][t] = _mm_add_ps(summ[par][t], _mm_mul_ps(mx, _mm_shuffle_ps(wy, wy, 0x55)));
-      }
+      if constexpr (P::kHasMin) summ[t] = _mm_fmadd_ps(mx, _mm_shuffle_ps(wy, wy, 0x55), summ[t]);
       for (int r = 0; r < 4; ++r) {
         const __m256 dr = _mm256_permutevar8x32_ps(d, _mm256_set1_epi32(r));
         acc[r][t] = _mm256_fmadd_ps(dr, _mm256_cvtepi32_ps(P::isum(q[r], y[t][b].qs)), acc[r][t]);
@@ -175,12 +185,11 @@ inline void dot32_4x4(int64_t n, const void* w, size_t w_stride, const void* a, 
     }
   }
   for (int t = 0; t < 4; ++t) {
-    alignas(16) float m[4], mo[4];
-    _mm_store_ps(m, summ[0][t]);
-    _mm_store_ps(mo, summ[1][t]);
+    alignas(16) float m[4];
+    _mm_store_ps(m, summ[t]);
     for (int r = 0; r < 4; ++r) {
       float s = hsum_f32x8(acc[r][t]);
-      if constexpr (P::kHasMin) s += m[r] + mo[r];
+      if constexpr (P::kHasMin) s += m[r];
       out[t * out_stride + r] = s;
     }
   }

@@ -60,7 +60,7 @@ def llamacpp_tensors(args, ids):
         name = tt.name.decode(errors="replace")
         if not contiguous:
             return True
-        if name.startswith("result_"):  # computed for the output rows only (here: the last token)
+        if name.startswith("result_") or total == ne[0]:  # the last layer keeps only the output rows
             row = ne[0]
         elif n_tok == 1 or dims[-1] == n_tok:
             row = total // n_tok

@@ -69,12 +69,14 @@ struct TypeKernels {
   VecDot4Fn vec_dot4 = nullptr;           // optional; results identical to vec_dot
   VecDot4x4Fn vec_dot4x4 = nullptr;       // optional; results identical to vec_dot
   VecDotRows4Fn vec_dot_rows4 = nullptr;  // optional; results identical to vec_dot
-  // Optional: a tile over 16-row interleaved repacked weights (Q4_0 on AVX-512). When
-  // set, Model repacks the type's matrices at load (unless told not to); results are
-  // close to, not identical with, vec_dot (another float summation order).
+  // Optional: a tile over 16-row interleaved repacked weights (AVX-512: Q4_0 for every
+  // batch size, results close to vec_dot's (another float summation order); Q4_1 for
+  // decode, bit-identical to vec_dot). When set, Model repacks the type's matrices at
+  // load unless told not to.
   PackedTileKernel packed_tile = nullptr;
-  Isa vec_dot_isa = Isa::Scalar;          // which implementation vec_dot is
-  Isa quantize_isa = Isa::Scalar;         // which implementation quantize_row is
+  int packed_max_m = 0;            // use packed_tile for batches of m <= this only (0: every m)
+  Isa vec_dot_isa = Isa::Scalar;   // which implementation vec_dot is
+  Isa quantize_isa = Isa::Scalar;  // which implementation quantize_row is
 };
 
 // Element-wise ops that have SIMD versions (references in ops.h).

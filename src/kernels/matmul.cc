@@ -67,25 +67,30 @@ ActView quantize_acts(const KernelTable& kt, DType act_type, const float* x, int
 
 namespace {
 
+bool use_packed(const TypeKernels& k, const WeightView& w, int64_t m) {
+  return k.packed_tile != nullptr && w.packed != nullptr && (k.packed_max_m == 0 || m <= k.packed_max_m);
+}
+
 // Output rows [r0, r1) of y = a · wᵀ: each weight row is read once per 4 tokens (4×4
 // tiles where the table has them) and the rows stay in cache across the token blocks;
 // repacked weights go through the packed tiles.
 void rows_range(const TypeKernels& k, const WeightView& w, const ActView& a, float* y, int64_t r0,
                 int64_t r1) {
-  if (k.packed_tile != nullptr && w.packed != nullptr && r0 < w.packed_rows) {
+  if (use_packed(k, w, a.m) && r0 < w.packed_rows) {
     // Groups of 16 interleaved rows × up to 8 tokens; a column tile (≤ 8 activation
     // rows) stays in L1 while the chunk's groups (L2) pass under it.
-    VATP_CHECK(r0 % kPackRows == 0 && a.bsums != nullptr);
+    VATP_CHECK(r0 % kPackRows == 0 && (w.type != DType::Q4_0 || a.bsums != nullptr));
     const int64_t pend = std::min(r1, w.packed_rows);
     const int64_t nb = w.cols / QK;
-    const size_t gb = q4_0x16_group_bytes(w.cols);
+    const size_t gb = packed_group_bytes(w.type, w.cols);
     const auto* abase = static_cast<const uint8_t*>(a.data);
     for (int64_t t = 0; t < a.m; t += kPackMaxCols) {
       const int nc = static_cast<int>(std::min<int64_t>(kPackMaxCols, a.m - t));
       for (int64_t g = r0; g < pend; g += kPackRows) {
         k.packed_tile(nb, w.packed + static_cast<size_t>(g / kPackRows) * gb,
-                      abase + static_cast<size_t>(t) * a.row_bytes, a.row_bytes, a.bsums + t * nb,
-                      static_cast<size_t>(nb), nc, &y[t * w.rows + g], static_cast<size_t>(w.rows));
+                      abase + static_cast<size_t>(t) * a.row_bytes, a.row_bytes,
+                      a.bsums != nullptr ? a.bsums + t * nb : nullptr, static_cast<size_t>(nb), nc,
+                      &y[t * w.rows + g], static_cast<size_t>(w.rows));
       }
     }
     r0 = pend;
@@ -152,7 +157,7 @@ void matmul_acts_multi(const KernelTable& kt, const MatmulJob* jobs, int n_jobs,
     const TypeKernels& k = kt.at(w.type);
     VATP_CHECK(k.vec_dot != nullptr);
     VATP_CHECK(k.vec_dot_type == a.type && a.cols == w.cols);
-    grain[j] = row_grain(w.rows, pool.size(), k.packed_tile != nullptr && w.packed != nullptr);
+    grain[j] = row_grain(w.rows, pool.size(), use_packed(k, w, a.m));
     first[j + 1] = first[j] + (w.rows + grain[j] - 1) / grain[j];
   }
   // One parallel_for over the chunks of all the weights: one wake-up of the workers

@@ -41,6 +41,51 @@ void pack_q4_0x16_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t 
   }
 }
 
+size_t q4_1x16_group_bytes(int64_t cols) {
+  const auto nb = static_cast<size_t>(cols / QK);
+  return (nb * (256 + 64) + 63) / 64 * 64;
+}
+
+void pack_q4_1x16_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1) {
+  VATP_CHECK(w.type == DType::Q4_1 && w.cols % QK == 0 && 0 <= g0 && g1 <= w.rows / kPackRows);
+  const int64_t nb = w.cols / QK;
+  const size_t gb = q4_1x16_group_bytes(w.cols);
+  const auto* src = static_cast<const uint8_t*>(w.data);
+  for (int64_t g = g0; g < g1; ++g) {
+    uint8_t* qs = dst + static_cast<size_t>(g) * gb;
+    uint8_t* d = qs + static_cast<size_t>(nb) * 256;
+    uint8_t* m = d + static_cast<size_t>(nb) * 32;
+    for (int64_t r = 0; r < kPackRows; ++r) {
+      const auto* row =
+          reinterpret_cast<const BlockQ4_1*>(src + static_cast<size_t>(g * kPackRows + r) * w.row_bytes);
+      for (int64_t b = 0; b < nb; ++b) {
+        const BlockQ4_1& x = row[b];
+        std::memcpy(d + (16 * b + r) * 2, &x.d, 2);
+        std::memcpy(m + (16 * b + r) * 2, &x.m, 2);
+        for (int j = 0; j < 4; ++j) std::memcpy(qs + 256 * b + 64 * j + 4 * r, x.qs + 4 * j, 4);
+      }
+    }
+    std::memset(m + static_cast<size_t>(nb) * 32, 0, gb - static_cast<size_t>(nb) * 320);
+  }
+}
+
+size_t packed_group_bytes(DType type, int64_t cols) {
+  VATP_CHECK(type == DType::Q4_0 || type == DType::Q4_1);
+  return type == DType::Q4_0 ? q4_0x16_group_bytes(cols) : q4_1x16_group_bytes(cols);
+}
+
+size_t packed_bytes(const WeightView& w) {
+  return static_cast<size_t>(w.rows / kPackRows) * packed_group_bytes(w.type, w.cols);
+}
+
+void pack_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1) {
+  if (w.type == DType::Q4_0) {
+    pack_q4_0x16_groups(w, dst, g0, g1);
+  } else {
+    pack_q4_1x16_groups(w, dst, g0, g1);
+  }
+}
+
 namespace ref {
 
 void tile_q4_0x16(int64_t nb, const uint8_t* group, const void* act, size_t act_stride, const int32_t* bsums,
@@ -67,6 +112,36 @@ void tile_q4_0x16(int64_t nb, const uint8_t* group, const void* act, size_t act_
       }
     }
     std::memcpy(out + c * out_stride, acc, sizeof(acc));
+  }
+}
+
+void tile_q4_1x16(int64_t nb, const uint8_t* group, const void* act, size_t act_stride, const int32_t*,
+                  size_t, int nc, float* out, size_t out_stride) {
+  const uint8_t* qs = group;
+  const uint8_t* d = group + static_cast<size_t>(nb) * 256;
+  const uint8_t* mn = d + static_cast<size_t>(nb) * 32;
+  for (int c = 0; c < nc; ++c) {
+    const auto* y = reinterpret_cast<const BlockQ8_1*>(static_cast<const uint8_t*>(act) + c * act_stride);
+    for (int r = 0; r < kPackRows; ++r) {
+      float acc[8] = {}, summs = 0.0f;
+      for (int64_t b = 0; b < nb; ++b) {
+        uint16_t dw, mw;
+        std::memcpy(&dw, d + (16 * b + r) * 2, 2);
+        std::memcpy(&mw, mn + (16 * b + r) * 2, 2);
+        const float dd = fp16_to_f32(dw) * fp16_to_f32(y[b].d);
+        for (int l = 0; l < 8; ++l) {  // lane l: quants 4(l%4)..+3 of the low (l < 4) or high nibbles
+          int32_t s = 0;
+          for (int e = 0; e < 4; ++e) {
+            const uint8_t q = qs[256 * b + 64 * (l % 4) + 4 * r + e];
+            s += (l < 4 ? q & 0x0F : q >> 4) * y[b].qs[4 * l + e];
+          }
+          acc[l] = std::fma(dd, static_cast<float>(s), acc[l]);
+        }
+        summs = std::fma(fp16_to_f32(mw), fp16_to_f32(y[b].s), summs);
+      }
+      out[c * out_stride + r] =
+          ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7])) + summs;
+    }
   }
 }
 

@@ -10,6 +10,14 @@
 //   d   nb × 16 f16: d[16b + r] is row r's block-b scale.
 // Rows past the last whole group are not packed; matmul reads them from the original.
 //
+// Q4_1x16: the same quant layout, then d (nb × 16 f16) and m (nb × 16 f16). Its tile
+// reproduces vec_dot's float operations exactly (which are llama.cpp's: per block eight
+// int32 lane sums of 4 products each, acc_l = fma(d_w·d_a, lane_l, acc_l), the min
+// chain summs = fma(m_w, s_a, summs), then ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)) +
+// summs): with row r in lane r of eight accumulators instead of one. So it is bit-
+// identical to vec_dot, and serves decode (m ≤ 3) while prefill keeps the 4×4 tiles
+// over the file's layout (TypeKernels::packed_max_m).
+//
 // Tile semantics (the reference below; SIMD versions give bit-identical results):
 //   out[c·out_stride + r] = Σ_b fma-accumulated (d_w[r,b]·d_a[c,b]) · isum[r,c,b],
 //   isum = Σ_i q_w·q_a − 8·Σ_i q_a  (exact int32), accumulated in block order with
@@ -38,11 +46,22 @@ void pack_q4_0x16(const WeightView& w, uint8_t* dst);
 // Only groups [g0, g1) (for packing in parallel).
 void pack_q4_0x16_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1);
 
+size_t q4_1x16_group_bytes(int64_t cols);
+void pack_q4_1x16_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1);
+
+// By type (Q4_0 or Q4_1): group bytes, and packing groups [g0, g1).
+size_t packed_group_bytes(DType type, int64_t cols);
+size_t packed_bytes(const WeightView& w);  // floor(rows/16) groups
+void pack_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1);
+
 // PackedTileKernel (kernel_table.h) for Q4_0x16: one group × nc activation columns
 // (1 ≤ nc ≤ kPackMaxCols); act column c is a Q8_0 row at act + c·act_stride;
 // bsums[c·bsums_stride + b] = Σ of its block b's quants; out[c·out_stride + r], r < 16.
 namespace ref {
 void tile_q4_0x16(int64_t nb, const uint8_t* group, const void* act, size_t act_stride, const int32_t* bsums,
+                  size_t bsums_stride, int nc, float* out, size_t out_stride);
+// Q4_1x16 × Q8_1 columns (bsums unused).
+void tile_q4_1x16(int64_t nb, const uint8_t* group, const void* act, size_t act_stride, const int32_t* bsums,
                   size_t bsums_stride, int nc, float* out, size_t out_stride);
 }  // namespace ref
 

@@ -52,11 +52,12 @@ Status Model::repack_weights(ThreadPool* pool) {
   size_t total = 0;
   std::vector<kernels::WeightView*> todo;
   for (kernels::WeightView* w : views) {
-    // Only the layout the table has a tile for (Q4_0x16 is the one packed layout).
-    if (w->type != DType::Q4_0 || kt_.at(w->type).packed_tile == nullptr || w->rows < kernels::kPackRows)
+    // The layouts the table has a tile for (Q4_0x16, Q4_1x16).
+    if ((w->type != DType::Q4_0 && w->type != DType::Q4_1) || kt_.at(w->type).packed_tile == nullptr ||
+        w->rows < kernels::kPackRows)
       continue;
     todo.push_back(w);
-    total += kernels::q4_0x16_packed_bytes(*w);
+    total += kernels::packed_bytes(*w);
   }
   if (todo.empty()) return Status::ok();
   Result<AnonMemory> mem = AnonMemory::allocate(total);
@@ -71,18 +72,19 @@ Status Model::repack_weights(ThreadPool* pool) {
     const int64_t groups = w->rows / kernels::kPackRows;
     if (pool != nullptr) {
       pool->parallel_for(groups, 8,
-                         [&](int64_t g0, int64_t g1, int) { kernels::pack_q4_0x16_groups(*w, dst, g0, g1); });
+                         [&](int64_t g0, int64_t g1, int) { kernels::pack_groups(*w, dst, g0, g1); });
     } else {
-      kernels::pack_q4_0x16(*w, dst);
+      kernels::pack_groups(*w, dst, 0, groups);
     }
-    // The packed rows are never read from the file again: give their pages back. (The
-    // output may share its tensor with the embedding table, which is still read.)
-    if (!weights_.tied_output || w != &weights_.output) {
+    // Packed rows that every batch size reads from the copy are never read from the file
+    // again: give their pages back. (Not when prefill keeps the file's layout, nor for
+    // an output that shares its tensor with the embedding table.)
+    if (kt_.at(w->type).packed_max_m == 0 && (!weights_.tied_output || w != &weights_.output)) {
       file_.drop_pages(w->data, static_cast<size_t>(groups * kernels::kPackRows) * w->row_bytes);
     }
     w->packed = dst;
     w->packed_rows = w->rows / kernels::kPackRows * kernels::kPackRows;
-    off += kernels::q4_0x16_packed_bytes(*w);
+    off += kernels::packed_bytes(*w);
   }
   return Status::ok();
 }

@@ -65,7 +65,67 @@ void tile(int64_t nb, const uint8_t* group, const uint8_t* act, size_t act_strid
   for (int c = 0; c < NC; ++c) _mm512_storeu_ps(out + c * out_stride, acc[c]);
 }
 
+// Q4_1x16 × Q8_1: eight accumulators per column (lane sums of 4 products, as vec_dot
+// and llama.cpp keep them), the min chain, and vec_dot's final reduction order; so
+// each row's result is bit-identical to vec_dot_q4_1_q8_1 (packed.h).
+template <int NC>
+void tile41(int64_t nb, const uint8_t* group, const uint8_t* act, size_t act_stride, float* out,
+            size_t out_stride) {
+  const uint8_t* qs = group;
+  const uint8_t* dp = group + static_cast<size_t>(nb) * 256;
+  const uint8_t* mp = dp + static_cast<size_t>(nb) * 32;
+  const BlockQ8_1* y[NC];
+  __m512 acc[NC][8], summs[NC];
+  for (int c = 0; c < NC; ++c) {
+    y[c] = reinterpret_cast<const BlockQ8_1*>(act + c * act_stride);
+    summs[c] = _mm512_setzero_ps();
+    for (int l = 0; l < 8; ++l) acc[c][l] = _mm512_setzero_ps();
+  }
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int j = 0; j < 4; ++j)
+      _mm_prefetch(reinterpret_cast<const char*>(qs + 256 * (b + 8) + 64 * j), _MM_HINT_T0);
+    if (b % 2 == 0) {
+      _mm_prefetch(reinterpret_cast<const char*>(dp + 32 * (b + 8)), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(mp + 32 * (b + 8)), _MM_HINT_T0);
+    }
+    __m512i w[8];
+    for (int j = 0; j < 4; ++j) {
+      const __m512i z = _mm512_loadu_si512(qs + 256 * b + 64 * j);
+      w[j] = _mm512_and_si512(z, m4);
+      w[j + 4] = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
+    }
+    const __m512 dw = _mm512_cvtph_ps(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(dp + static_cast<size_t>(b) * 32)));
+    const __m512 mw = _mm512_cvtph_ps(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mp + static_cast<size_t>(b) * 32)));
+    for (int c = 0; c < NC; ++c) {
+      const BlockQ8_1& a = y[c][b];
+      const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(_cvtsh_ss(a.d)));
+      for (int l = 0; l < 8; ++l) {
+        const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[l], bcast4(a.qs + 4 * l));
+        acc[c][l] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(s), acc[c][l]);
+      }
+      summs[c] = _mm512_fmadd_ps(mw, _mm512_set1_ps(_cvtsh_ss(a.s)), summs[c]);
+    }
+  }
+  for (int c = 0; c < NC; ++c) {
+    const __m512* a = acc[c];
+    const __m512 lo = _mm512_add_ps(_mm512_add_ps(a[0], a[4]), _mm512_add_ps(a[2], a[6]));
+    const __m512 hi = _mm512_add_ps(_mm512_add_ps(a[1], a[5]), _mm512_add_ps(a[3], a[7]));
+    _mm512_storeu_ps(out + c * out_stride, _mm512_add_ps(_mm512_add_ps(lo, hi), summs[c]));
+  }
+}
+
 }  // namespace
+
+void tile_q4_1x16(int64_t nb, const uint8_t* group, const void* act, size_t act_stride, const int32_t*,
+                  size_t, int nc, float* out, size_t out_stride) {
+  const auto* a = static_cast<const uint8_t*>(act);
+  for (; nc >= 2; nc -= 2, a += 2 * act_stride, out += 2 * out_stride)
+    tile41<2>(nb, group, a, act_stride, out, out_stride);
+  if (nc == 1) tile41<1>(nb, group, a, act_stride, out, out_stride);
+}
 
 void tile_q4_0x16(int64_t nb, const uint8_t* group, const void* act, size_t act_stride, const int32_t* bsums,
                   size_t bsums_stride, int nc, float* out, size_t out_stride) {

@@ -66,7 +66,6 @@ void set(KernelTable& kt, DType t, DType vdt, DequantRowFn dq, QuantizeRowFn q, 
   k.vec_dot4x4 = nullptr;
   k.vec_dot_rows4 = nullptr;
   k.packed_tile = nullptr;
-  k.packed_max_m = 0;
   k.vec_dot_isa = Isa::Scalar;
   k.quantize_isa = Isa::Scalar;
   kt.type_supported[static_cast<size_t>(t)] = true;
@@ -146,12 +145,12 @@ KernelTable make_kernel_table(Isa isa) {
   entry(kt, DType::Q4_1).vec_dot4x4 = avx512::vec_dot4x4_q4_1_q8_1;
   entry(kt, DType::Q4_1).vec_dot_rows4 = avx512::vec_dot_rows4_q4_1_q8_1;
   entry(kt, DType::Q4_1).packed_tile = avx512::tile_q4_1x16;
-  entry(kt, DType::Q4_1).packed_max_m = 3;  // prefill: the 4×4 tiles, same results
   use_dot(kt, DType::Q5_0, a5, avx512::vec_dot_q5_0_q8_0);
   use_dot(kt, DType::Q5_1, a5, avx512::vec_dot_q5_1_q8_1);
   use_dot(kt, DType::Q8_0, a5, avx512::vec_dot_q8_0_q8_0, avx512::vec_dot4_q8_0_q8_0);
   entry(kt, DType::Q8_0).vec_dot4x4 = avx512::vec_dot4x4_q8_0_q8_0;
   entry(kt, DType::Q8_0).vec_dot_rows4 = avx512::vec_dot_rows4_q8_0_q8_0;
+  entry(kt, DType::Q8_0).packed_tile = avx512::tile_q8_0x16;
   use_dot(kt, DType::Q6_K, a5, avx512::vec_dot_q6_k_q8_k);
   kt.swiglu = avx512::swiglu;
   return kt;

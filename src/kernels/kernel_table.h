@@ -69,12 +69,11 @@ struct TypeKernels {
   VecDot4Fn vec_dot4 = nullptr;           // optional; results identical to vec_dot
   VecDot4x4Fn vec_dot4x4 = nullptr;       // optional; results identical to vec_dot
   VecDotRows4Fn vec_dot_rows4 = nullptr;  // optional; results identical to vec_dot
-  // Optional: a tile over 16-row interleaved repacked weights (AVX-512: Q4_0 for every
-  // batch size, results close to vec_dot's (another float summation order); Q4_1 for
-  // decode, bit-identical to vec_dot). When set, Model repacks the type's matrices at
-  // load unless told not to.
+  // Optional: a tile over 16-row interleaved repacked weights, used for every batch
+  // size (AVX-512: Q4_0, results close to vec_dot's, another float summation order;
+  // Q4_1 and Q8_0, bit-identical to vec_dot). When set, Model repacks the type's
+  // matrices at load unless told not to.
   PackedTileKernel packed_tile = nullptr;
-  int packed_max_m = 0;            // use packed_tile for batches of m <= this only (0: every m)
   Isa vec_dot_isa = Isa::Scalar;   // which implementation vec_dot is
   Isa quantize_isa = Isa::Scalar;  // which implementation quantize_row is
 };

@@ -67,8 +67,8 @@ ActView quantize_acts(const KernelTable& kt, DType act_type, const float* x, int
 
 namespace {
 
-bool use_packed(const TypeKernels& k, const WeightView& w, int64_t m) {
-  return k.packed_tile != nullptr && w.packed != nullptr && (k.packed_max_m == 0 || m <= k.packed_max_m);
+bool use_packed(const TypeKernels& k, const WeightView& w) {
+  return k.packed_tile != nullptr && w.packed != nullptr;
 }
 
 // Output rows [r0, r1) of y = a · wᵀ: each weight row is read once per 4 tokens (4×4
@@ -76,7 +76,7 @@ bool use_packed(const TypeKernels& k, const WeightView& w, int64_t m) {
 // repacked weights go through the packed tiles.
 void rows_range(const TypeKernels& k, const WeightView& w, const ActView& a, float* y, int64_t r0,
                 int64_t r1) {
-  if (use_packed(k, w, a.m) && r0 < w.packed_rows) {
+  if (use_packed(k, w) && r0 < w.packed_rows) {
     // Groups of 16 interleaved rows × up to 8 tokens; a column tile (≤ 8 activation
     // rows) stays in L1 while the chunk's groups (L2) pass under it.
     VATP_CHECK(r0 % kPackRows == 0 && (w.type != DType::Q4_0 || a.bsums != nullptr));
@@ -157,7 +157,7 @@ void matmul_acts_multi(const KernelTable& kt, const MatmulJob* jobs, int n_jobs,
     const TypeKernels& k = kt.at(w.type);
     VATP_CHECK(k.vec_dot != nullptr);
     VATP_CHECK(k.vec_dot_type == a.type && a.cols == w.cols);
-    grain[j] = row_grain(w.rows, pool.size(), use_packed(k, w, a.m));
+    grain[j] = row_grain(w.rows, pool.size(), use_packed(k, w));
     first[j + 1] = first[j] + (w.rows + grain[j] - 1) / grain[j];
   }
   // One parallel_for over the chunks of all the weights: one wake-up of the workers

@@ -69,9 +69,42 @@ void pack_q4_1x16_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t 
   }
 }
 
+size_t q8_0x16_group_bytes(int64_t cols) {
+  const auto nb = static_cast<size_t>(cols / QK);
+  return (nb * (512 + 32) + 63) / 64 * 64;
+}
+
+void pack_q8_0x16_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1) {
+  VATP_CHECK(w.type == DType::Q8_0 && w.cols % QK == 0 && 0 <= g0 && g1 <= w.rows / kPackRows);
+  const int64_t nb = w.cols / QK;
+  const size_t gb = q8_0x16_group_bytes(w.cols);
+  const auto* src = static_cast<const uint8_t*>(w.data);
+  for (int64_t g = g0; g < g1; ++g) {
+    uint8_t* qs = dst + static_cast<size_t>(g) * gb;
+    uint8_t* d = qs + static_cast<size_t>(nb) * 512;
+    for (int64_t r = 0; r < kPackRows; ++r) {
+      const auto* row =
+          reinterpret_cast<const BlockQ8_0*>(src + static_cast<size_t>(g * kPackRows + r) * w.row_bytes);
+      for (int64_t b = 0; b < nb; ++b) {
+        const BlockQ8_0& x = row[b];
+        std::memcpy(d + (16 * b + r) * 2, &x.d, 2);
+        for (int i = 0; i < QK; ++i) {
+          qs[512 * b + 64 * (i / 4) + 4 * r + i % 4] =
+              static_cast<uint8_t>(static_cast<uint8_t>(x.qs[i]) ^ 0x80);
+        }
+      }
+    }
+    std::memset(d + static_cast<size_t>(nb) * 32, 0, gb - static_cast<size_t>(nb) * 544);
+  }
+}
+
 size_t packed_group_bytes(DType type, int64_t cols) {
-  VATP_CHECK(type == DType::Q4_0 || type == DType::Q4_1);
-  return type == DType::Q4_0 ? q4_0x16_group_bytes(cols) : q4_1x16_group_bytes(cols);
+  switch (type) {
+    case DType::Q4_0: return q4_0x16_group_bytes(cols);
+    case DType::Q4_1: return q4_1x16_group_bytes(cols);
+    case DType::Q8_0: return q8_0x16_group_bytes(cols);
+    default: VATP_CHECK(false && "no packed layout for this type"); return 0;
+  }
 }
 
 size_t packed_bytes(const WeightView& w) {
@@ -81,8 +114,10 @@ size_t packed_bytes(const WeightView& w) {
 void pack_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1) {
   if (w.type == DType::Q4_0) {
     pack_q4_0x16_groups(w, dst, g0, g1);
-  } else {
+  } else if (w.type == DType::Q4_1) {
     pack_q4_1x16_groups(w, dst, g0, g1);
+  } else {
+    pack_q8_0x16_groups(w, dst, g0, g1);
   }
 }
 
@@ -141,6 +176,30 @@ void tile_q4_1x16(int64_t nb, const uint8_t* group, const void* act, size_t act_
       }
       out[c * out_stride + r] =
           ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7])) + summs;
+    }
+  }
+}
+
+void tile_q8_0x16(int64_t nb, const uint8_t* group, const void* act, size_t act_stride, const int32_t*,
+                  size_t, int nc, float* out, size_t out_stride) {
+  const uint8_t* qs = group;
+  const uint8_t* d = group + static_cast<size_t>(nb) * 512;
+  for (int c = 0; c < nc; ++c) {
+    const auto* y = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(act) + c * act_stride);
+    for (int r = 0; r < kPackRows; ++r) {
+      float acc[8] = {};
+      for (int64_t b = 0; b < nb; ++b) {
+        uint16_t dw;
+        std::memcpy(&dw, d + (16 * b + r) * 2, 2);
+        const float dd = fp16_to_f32(dw) * fp16_to_f32(y[b].d);
+        for (int l = 0; l < 8; ++l) {
+          int32_t s = 0;
+          for (int e = 0; e < 4; ++e) s += (qs[512 * b + 64 * l + 4 * r + e] - 128) * y[b].qs[4 * l + e];
+          acc[l] = std::fma(dd, static_cast<float>(s), acc[l]);
+        }
+      }
+      out[c * out_stride + r] =
+          ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
     }
   }
 }

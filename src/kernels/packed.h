@@ -15,8 +15,12 @@
 // int32 lane sums of 4 products each, acc_l = fma(d_w·d_a, lane_l, acc_l), the min
 // chain summs = fma(m_w, s_a, summs), then ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)) +
 // summs): with row r in lane r of eight accumulators instead of one. So it is bit-
-// identical to vec_dot, and serves decode (m ≤ 3) while prefill keeps the 4×4 tiles
-// over the file's layout (TypeKernels::packed_max_m).
+// identical to vec_dot (and, two columns per pass, faster than the 4×4 tiles for
+// prefill too).
+//
+// Q8_0x16: per block 8 × 64 bytes, quad l (elements 4l..4l+3) of row r at 64l + 4r,
+// stored as w + 128 (unsigned, for vpdpbusd; the tile subtracts 128·Σa per quad), then
+// d (nb × 16 f16). Its tile is likewise bit-identical to vec_dot_q8_0_q8_0.
 //
 // Tile semantics (the reference below; SIMD versions give bit-identical results):
 //   out[c·out_stride + r] = Σ_b fma-accumulated (d_w[r,b]·d_a[c,b]) · isum[r,c,b],
@@ -48,8 +52,10 @@ void pack_q4_0x16_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t 
 
 size_t q4_1x16_group_bytes(int64_t cols);
 void pack_q4_1x16_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1);
+size_t q8_0x16_group_bytes(int64_t cols);
+void pack_q8_0x16_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1);
 
-// By type (Q4_0 or Q4_1): group bytes, and packing groups [g0, g1).
+// By type (Q4_0, Q4_1 or Q8_0): group bytes, and packing groups [g0, g1).
 size_t packed_group_bytes(DType type, int64_t cols);
 size_t packed_bytes(const WeightView& w);  // floor(rows/16) groups
 void pack_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1);
@@ -59,6 +65,9 @@ void pack_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1);
 // bsums[c·bsums_stride + b] = Σ of its block b's quants; out[c·out_stride + r], r < 16.
 namespace ref {
 void tile_q4_0x16(int64_t nb, const uint8_t* group, const void* act, size_t act_stride, const int32_t* bsums,
+                  size_t bsums_stride, int nc, float* out, size_t out_stride);
+// Q8_0x16 × Q8_0 columns (bsums unused).
+void tile_q8_0x16(int64_t nb, const uint8_t* group, const void* act, size_t act_stride, const int32_t* bsums,
                   size_t bsums_stride, int nc, float* out, size_t out_stride);
 // Q4_1x16 × Q8_1 columns (bsums unused).
 void tile_q4_1x16(int64_t nb, const uint8_t* group, const void* act, size_t act_stride, const int32_t* bsums,

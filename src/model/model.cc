@@ -52,9 +52,9 @@ Status Model::repack_weights(ThreadPool* pool) {
   size_t total = 0;
   std::vector<kernels::WeightView*> todo;
   for (kernels::WeightView* w : views) {
-    // The layouts the table has a tile for (Q4_0x16, Q4_1x16).
-    if ((w->type != DType::Q4_0 && w->type != DType::Q4_1) || kt_.at(w->type).packed_tile == nullptr ||
-        w->rows < kernels::kPackRows)
+    // The layouts the table has a tile for (Q4_0x16, Q4_1x16, Q8_0x16).
+    if ((w->type != DType::Q4_0 && w->type != DType::Q4_1 && w->type != DType::Q8_0) ||
+        kt_.at(w->type).packed_tile == nullptr || w->rows < kernels::kPackRows)
       continue;
     todo.push_back(w);
     total += kernels::packed_bytes(*w);
@@ -76,10 +76,9 @@ Status Model::repack_weights(ThreadPool* pool) {
     } else {
       kernels::pack_groups(*w, dst, 0, groups);
     }
-    // Packed rows that every batch size reads from the copy are never read from the file
-    // again: give their pages back. (Not when prefill keeps the file's layout, nor for
-    // an output that shares its tensor with the embedding table.)
-    if (kt_.at(w->type).packed_max_m == 0 && (!weights_.tied_output || w != &weights_.output)) {
+    // The packed rows are never read from the file again: give their pages back. (The
+    // output may share its tensor with the embedding table, which is still read.)
+    if ((!weights_.tied_output || w != &weights_.output)) {
       file_.drop_pages(w->data, static_cast<size_t>(groups * kernels::kPackRows) * w->row_bytes);
     }
     w->packed = dst;

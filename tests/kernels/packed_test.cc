@@ -121,60 +121,63 @@ TEST(PackedQ4_0, MatmulMatchesUnpackedAndIsBatchAndThreadIndependent) {
   }
 }
 
-// Q4_1x16 keeps vec_dot's float operations: the packed tile (SIMD and reference) and
-// matmul over packed weights equal vec_dot bit for bit, for every batch size (decode
-// through the packed tile, prefill through the 4×4 tiles over the file's layout).
-TEST(PackedQ4_1, TileAndMatmulAreBitIdenticalToVecDot) {
+// Q4_1x16 and Q8_0x16 keep vec_dot's float operations: the packed tile (SIMD and
+// reference) and matmul over packed weights equal vec_dot bit for bit, for every batch
+// size.
+TEST(PackedExact, TileAndMatmulAreBitIdenticalToVecDot) {
   if (!isa_supported(Isa::Avx512)) GTEST_SKIP() << "no AVX-512 on this machine";
   const KernelTable kt = make_kernel_table(Isa::Avx512);
-  const TypeKernels& k = kt.at(DType::Q4_1);
-  ASSERT_NE(k.packed_tile, nullptr);
-  const int64_t rows = 16 * 5 + 3, cols = 576, nb = cols / QK;
-  const size_t rb = row_bytes(DType::Q4_1, cols);
-  std::vector<uint8_t> w(rb * rows);
-  const auto wf = random_floats(static_cast<size_t>(rows * cols), 31);
-  for (int64_t r = 0; r < rows; ++r)
-    quantize_row_ref(DType::Q4_1, wf.data() + r * cols, w.data() + r * rb, cols);
-  WeightView view{DType::Q4_1, w.data(), rows, cols, rb};
-  std::unique_ptr<uint8_t, decltype(&std::free)> buf(
-      static_cast<uint8_t*>(std::aligned_alloc(64, (packed_bytes(view) + 63) / 64 * 64)), &std::free);
-  pack_groups(view, buf.get(), 0, rows / kPackRows);
+  for (DType t : {DType::Q4_1, DType::Q8_0}) {
+    const TypeKernels& k = kt.at(t);
+    ASSERT_NE(k.packed_tile, nullptr) << dtype_name(t);
+    const auto ref_tile = t == DType::Q4_1 ? ref::tile_q4_1x16 : ref::tile_q8_0x16;
+    const int64_t rows = 16 * 5 + 3, cols = 576, nb = cols / QK;
+    const size_t rb = row_bytes(t, cols);
+    std::vector<uint8_t> w(rb * rows);
+    const auto wf = random_floats(static_cast<size_t>(rows * cols), 31);
+    for (int64_t r = 0; r < rows; ++r) quantize_row_ref(t, wf.data() + r * cols, w.data() + r * rb, cols);
+    WeightView view{t, w.data(), rows, cols, rb};
+    std::unique_ptr<uint8_t, decltype(&std::free)> buf(
+        static_cast<uint8_t*>(std::aligned_alloc(64, (packed_bytes(view) + 63) / 64 * 64)), &std::free);
+    pack_groups(view, buf.get(), 0, rows / kPackRows);
 
-  const size_t arb = row_bytes(DType::Q8_1, cols);
-  const int64_t m_max = 6;
-  std::vector<uint8_t> act(arb * m_max);
-  const auto x = random_floats(static_cast<size_t>(cols * m_max), 32, 2.0f);
-  for (int64_t c = 0; c < m_max; ++c)
-    quantize_row_ref(DType::Q8_1, x.data() + c * cols, act.data() + c * arb, cols);
-  for (int nc = 1; nc <= 3; ++nc) {
-    for (int64_t g = 0; g < rows / kPackRows; ++g) {
-      const uint8_t* group = buf.get() + g * packed_group_bytes(DType::Q4_1, cols);
-      std::vector<float> simd(16 * nc), ref(16 * nc);
-      k.packed_tile(nb, group, act.data(), arb, nullptr, 0, nc, simd.data(), 16);
-      ref::tile_q4_1x16(nb, group, act.data(), arb, nullptr, 0, nc, ref.data(), 16);
-      EXPECT_EQ(simd, ref) << "nc=" << nc;
-      for (int c = 0; c < nc; ++c) {
-        for (int r = 0; r < 16; ++r) {
-          float one;
-          k.vec_dot(cols, w.data() + (g * 16 + r) * rb, act.data() + c * arb, &one);
-          ASSERT_EQ(simd[c * 16 + r], one) << "group " << g << " row " << r << " column " << c;
+    const DType at = k.vec_dot_type;
+    const size_t arb = row_bytes(at, cols);
+    const int64_t m_max = 6;
+    std::vector<uint8_t> act(arb * m_max);
+    const auto x = random_floats(static_cast<size_t>(cols * m_max), 32, 2.0f);
+    for (int64_t c = 0; c < m_max; ++c) quantize_row_ref(at, x.data() + c * cols, act.data() + c * arb, cols);
+    for (int nc = 1; nc <= 3; ++nc) {
+      for (int64_t g = 0; g < rows / kPackRows; ++g) {
+        const uint8_t* group = buf.get() + g * packed_group_bytes(t, cols);
+        std::vector<float> simd(16 * nc), ref(16 * nc);
+        k.packed_tile(nb, group, act.data(), arb, nullptr, 0, nc, simd.data(), 16);
+        ref_tile(nb, group, act.data(), arb, nullptr, 0, nc, ref.data(), 16);
+        EXPECT_EQ(simd, ref) << dtype_name(t) << " nc=" << nc;
+        for (int c = 0; c < nc; ++c) {
+          for (int r = 0; r < 16; ++r) {
+            float one;
+            k.vec_dot(cols, w.data() + (g * 16 + r) * rb, act.data() + c * arb, &one);
+            ASSERT_EQ(simd[c * 16 + r], one)
+                << dtype_name(t) << " group " << g << " row " << r << " column " << c;
+          }
         }
       }
     }
-  }
-  view.packed = buf.get();
-  view.packed_rows = rows / kPackRows * kPackRows;
-  WeightView plain = view;
-  plain.packed = nullptr;
-  plain.packed_rows = 0;
-  ThreadPool pool(2);
-  MatmulScratch scratch;
-  scratch.reserve(m_max, cols);
-  for (int64_t m = 1; m <= m_max; ++m) {
-    std::vector<float> yp(static_cast<size_t>(m * rows)), yu(yp.size());
-    matmul(kt, view, x.data(), m, yp.data(), scratch, pool);
-    matmul(kt, plain, x.data(), m, yu.data(), scratch, pool);
-    EXPECT_EQ(yp, yu) << "m=" << m;
+    view.packed = buf.get();
+    view.packed_rows = rows / kPackRows * kPackRows;
+    WeightView plain = view;
+    plain.packed = nullptr;
+    plain.packed_rows = 0;
+    ThreadPool pool(2);
+    MatmulScratch scratch;
+    scratch.reserve(m_max, cols);
+    for (int64_t m = 1; m <= m_max; ++m) {
+      std::vector<float> yp(static_cast<size_t>(m * rows)), yu(yp.size());
+      matmul(kt, view, x.data(), m, yp.data(), scratch, pool);
+      matmul(kt, plain, x.data(), m, yu.data(), scratch, pool);
+      EXPECT_EQ(yp, yu) << dtype_name(t) << " m=" << m;
+    }
   }
 }
 

@@ -117,7 +117,55 @@ void tile41(int64_t nb, const uint8_t* group, const uint8_t* act, size_t act_str
   }
 }
 
+// Q8_0x16 × Q8_0: as tile41 without the min chain; the quants are stored + 128, so
+// each lane sum is dpbusd(w + 128, a) − dpbusd(128, a) (exact), as vec_dot's lanes.
+template <int NC>
+void tile80(int64_t nb, const uint8_t* group, const uint8_t* act, size_t act_stride, float* out,
+            size_t out_stride) {
+  const uint8_t* qs = group;
+  const uint8_t* dp = group + static_cast<size_t>(nb) * 512;
+  const BlockQ8_0* y[NC];
+  __m512 acc[NC][8];
+  for (int c = 0; c < NC; ++c) {
+    y[c] = reinterpret_cast<const BlockQ8_0*>(act + c * act_stride);
+    for (int l = 0; l < 8; ++l) acc[c][l] = _mm512_setzero_ps();
+  }
+  const __m512i k128 = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int j = 0; j < 8; ++j)
+      _mm_prefetch(reinterpret_cast<const char*>(qs + 512 * (b + 4) + 64 * j), _MM_HINT_T0);
+    if (b % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(dp + 32 * (b + 4)), _MM_HINT_T0);
+    const __m512 dw = _mm512_cvtph_ps(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(dp + static_cast<size_t>(b) * 32)));
+    for (int l = 0; l < 8; ++l) {
+      const __m512i w = _mm512_loadu_si512(qs + 512 * b + 64 * l);
+      for (int c = 0; c < NC; ++c) {
+        const BlockQ8_0& a = y[c][b];
+        const __m512i ab = bcast4(a.qs + 4 * l);
+        const __m512i s = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w, ab),
+                                           _mm512_dpbusd_epi32(_mm512_setzero_si512(), k128, ab));
+        const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(_cvtsh_ss(a.d)));
+        acc[c][l] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(s), acc[c][l]);
+      }
+    }
+  }
+  for (int c = 0; c < NC; ++c) {
+    const __m512* a = acc[c];
+    const __m512 lo = _mm512_add_ps(_mm512_add_ps(a[0], a[4]), _mm512_add_ps(a[2], a[6]));
+    const __m512 hi = _mm512_add_ps(_mm512_add_ps(a[1], a[5]), _mm512_add_ps(a[3], a[7]));
+    _mm512_storeu_ps(out + c * out_stride, _mm512_add_ps(lo, hi));
+  }
+}
+
 }  // namespace
+
+void tile_q8_0x16(int64_t nb, const uint8_t* group, const void* act, size_t act_stride, const int32_t*,
+                  size_t, int nc, float* out, size_t out_stride) {
+  const auto* a = static_cast<const uint8_t*>(act);
+  for (; nc >= 2; nc -= 2, a += 2 * act_stride, out += 2 * out_stride)
+    tile80<2>(nb, group, a, act_stride, out, out_stride);
+  if (nc == 1) tile80<1>(nb, group, a, act_stride, out, out_stride);
+}
 
 void tile_q4_1x16(int64_t nb, const uint8_t* group, const void* act, size_t act_stride, const int32_t*,
                   size_t, int nc, float* out, size_t out_stride) {

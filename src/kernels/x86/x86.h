@@ -52,6 +52,9 @@ namespace avx512 {
 // Q4_0x16 packed tile (kernels/packed.h).
 void tile_q4_0x16(int64_t nb, const uint8_t* group, const void* act, size_t act_stride, const int32_t* bsums,
                   size_t bsums_stride, int nc, float* out, size_t out_stride);
+// Q8_0x16 packed tile (bsums unused), bit-identical to vec_dot_q8_0_q8_0.
+void tile_q8_0x16(int64_t nb, const uint8_t* group, const void* act, size_t act_stride, const int32_t* bsums,
+                  size_t bsums_stride, int nc, float* out, size_t out_stride);
 // Q4_1x16 packed tile (bsums unused), bit-identical to vec_dot_q4_1_q8_1.
 void tile_q4_1x16(int64_t nb, const uint8_t* group, const void* act, size_t act_stride, const int32_t* bsums,
                   size_t bsums_stride, int nc, float* out, size_t out_stride);

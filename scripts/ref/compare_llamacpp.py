@@ -47,7 +47,7 @@ import llamacpp_common as lc  # noqa: E402
 
 import llama_cpp  # noqa: E402
 
-from prompts import PROMPTS  # noqa: E402  (shared with noise_floor.py)
+from ref_common import PROMPTS, run_cmd  # noqa: E402  (shared with noise_floor.py)
 SYNTH_SEED = 1234
 DEFAULT_TEXT = os.path.join(lc.REPO, "tests", "data", "jargon-4.4.7-prose.txt")
 CACHE_FORMAT = 1
@@ -184,14 +184,6 @@ def llamacpp_results(args, text, prompts):
 
 
 # ----------------------------------------------------------------------------- vatp side
-
-
-def run_cmd(cmd):
-    t0 = time.time()
-    p = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
-    if p.returncode != 0:
-        raise RuntimeError(f"{shlex.join(cmd)} exited {p.returncode}: {p.stderr.strip()[-2000:]}")
-    return time.time() - t0
 
 
 def run_vatp(args, text_path, prompts, tmp):

@@ -25,15 +25,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
-from prompts import PROMPTS  # noqa: E402  (the 10 prompts of compare_llamacpp.py)
-
-
-def run(cmd):
-    t0 = time.time()
-    p = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
-    if p.returncode != 0:
-        raise SystemExit(f"{shlex.join(cmd)} exited {p.returncode}: {p.stderr.strip()[-2000:]}")
-    return time.time() - t0
+from ref_common import PROMPTS, run_cmd  # noqa: E402  (shared with compare_llamacpp.py)
 
 
 def side(args, isa, tmp):
@@ -42,13 +34,13 @@ def side(args, isa, tmp):
     cmd = [args.vatp, "ppl", "-m", args.model, "-f", args.text, "-c", str(args.ctx), "-t", str(args.threads),
            "--kv-type", args.kv_type, "--isa", isa, "--chunks", str(args.chunks), "--json", j]
     out["ppl_cmd"] = shlex.join(cmd)
-    out["ppl_seconds"] = run(cmd)
+    out["ppl_seconds"] = run_cmd(cmd)
     with open(j) as f:
         out["ppl"] = json.load(f)
     out["greedy"] = []
     for i, p in enumerate(PROMPTS):
         j = os.path.join(tmp, f"run-{isa}-{i}.json")
-        run([args.vatp, "run", "-m", args.model, "-p", p, "-n", str(args.n_gen), "--temp", "0", "--repeat-penalty",
+        run_cmd([args.vatp, "run", "-m", args.model, "-p", p, "-n", str(args.n_gen), "--temp", "0", "--repeat-penalty",
              "1", "-t", str(args.threads), "--kv-type", args.kv_type, "--isa", isa, "--no-stats", "--json", j])
         with open(j) as f:
             out["greedy"].append(json.load(f))

@@ -9,10 +9,46 @@
 
 namespace vatp::kernels {
 
-size_t q4_0x16_group_bytes(int64_t cols) {
+namespace {
+
+// Bytes per block of 16 rows: quants (qbytes) + 16 f16 scales (+ 16 f16 mins).
+size_t group_bytes(int64_t cols, size_t block_bytes) {
   const auto nb = static_cast<size_t>(cols / QK);
-  return (nb * (256 + 32) + 63) / 64 * 64;
+  return (nb * block_bytes + 63) / 64 * 64;
 }
+
+// The loop every layout shares: for groups [g0, g1), each of the 16 rows' blocks b is
+// handed to put(group base, row r, block b, block) to scatter into place; the padding
+// after the group's `used` bytes is zeroed.
+template <typename Block, typename Put>
+void pack_rows(const WeightView& w, DType type, uint8_t* dst, int64_t g0, int64_t g1, size_t block_bytes,
+               Put put) {
+  VATP_CHECK(w.type == type && w.cols % QK == 0 && 0 <= g0 && g1 <= w.rows / kPackRows);
+  const int64_t nb = w.cols / QK;
+  const size_t gb = group_bytes(w.cols, block_bytes), used = static_cast<size_t>(nb) * block_bytes;
+  const auto* src = static_cast<const uint8_t*>(w.data);
+  for (int64_t g = g0; g < g1; ++g) {
+    uint8_t* group = dst + static_cast<size_t>(g) * gb;
+    for (int64_t r = 0; r < kPackRows; ++r) {
+      const auto* row =
+          reinterpret_cast<const Block*>(src + static_cast<size_t>(g * kPackRows + r) * w.row_bytes);
+      for (int64_t b = 0; b < nb; ++b) put(group, nb, r, b, row[b]);
+    }
+    std::memset(group + used, 0, gb - used);
+  }
+}
+
+// Q4_0 and Q4_1 quants: quad j of the 16 nibble bytes at 64j + 4r of the block's 256.
+template <typename Block>
+void put_nibbles(uint8_t* group, int64_t r, int64_t b, const Block& x) {
+  for (int j = 0; j < 4; ++j) std::memcpy(group + 256 * b + 64 * j + 4 * r, x.qs + 4 * j, 4);
+}
+
+}  // namespace
+
+size_t q4_0x16_group_bytes(int64_t cols) { return group_bytes(cols, 256 + 32); }
+size_t q4_1x16_group_bytes(int64_t cols) { return group_bytes(cols, 256 + 64); }
+size_t q8_0x16_group_bytes(int64_t cols) { return group_bytes(cols, 512 + 32); }
 
 size_t q4_0x16_packed_bytes(const WeightView& w) {
   return static_cast<size_t>(w.rows / kPackRows) * q4_0x16_group_bytes(w.cols);
@@ -21,81 +57,31 @@ size_t q4_0x16_packed_bytes(const WeightView& w) {
 void pack_q4_0x16(const WeightView& w, uint8_t* dst) { pack_q4_0x16_groups(w, dst, 0, w.rows / kPackRows); }
 
 void pack_q4_0x16_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1) {
-  VATP_CHECK(w.type == DType::Q4_0 && w.cols % QK == 0 && 0 <= g0 && g1 <= w.rows / kPackRows);
-  const int64_t nb = w.cols / QK;
-  const size_t gb = q4_0x16_group_bytes(w.cols);
-  const auto* src = static_cast<const uint8_t*>(w.data);
-  for (int64_t g = g0; g < g1; ++g) {
-    uint8_t* qs = dst + static_cast<size_t>(g) * gb;
-    uint8_t* d = qs + static_cast<size_t>(nb) * 256;
-    for (int64_t r = 0; r < kPackRows; ++r) {
-      const auto* row =
-          reinterpret_cast<const BlockQ4_0*>(src + static_cast<size_t>(g * kPackRows + r) * w.row_bytes);
-      for (int64_t b = 0; b < nb; ++b) {
-        const BlockQ4_0& x = row[b];
-        std::memcpy(d + (16 * b + r) * 2, &x.d, 2);
-        for (int j = 0; j < 4; ++j) std::memcpy(qs + 256 * b + 64 * j + 4 * r, x.qs + 4 * j, 4);
-      }
-    }
-    std::memset(d + static_cast<size_t>(nb) * 32, 0, gb - static_cast<size_t>(nb) * 288);
-  }
-}
-
-size_t q4_1x16_group_bytes(int64_t cols) {
-  const auto nb = static_cast<size_t>(cols / QK);
-  return (nb * (256 + 64) + 63) / 64 * 64;
+  pack_rows<BlockQ4_0>(w, DType::Q4_0, dst, g0, g1, 256 + 32,
+                       [](uint8_t* group, int64_t nb, int64_t r, int64_t b, const BlockQ4_0& x) {
+                         std::memcpy(group + nb * 256 + (16 * b + r) * 2, &x.d, 2);
+                         put_nibbles(group, r, b, x);
+                       });
 }
 
 void pack_q4_1x16_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1) {
-  VATP_CHECK(w.type == DType::Q4_1 && w.cols % QK == 0 && 0 <= g0 && g1 <= w.rows / kPackRows);
-  const int64_t nb = w.cols / QK;
-  const size_t gb = q4_1x16_group_bytes(w.cols);
-  const auto* src = static_cast<const uint8_t*>(w.data);
-  for (int64_t g = g0; g < g1; ++g) {
-    uint8_t* qs = dst + static_cast<size_t>(g) * gb;
-    uint8_t* d = qs + static_cast<size_t>(nb) * 256;
-    uint8_t* m = d + static_cast<size_t>(nb) * 32;
-    for (int64_t r = 0; r < kPackRows; ++r) {
-      const auto* row =
-          reinterpret_cast<const BlockQ4_1*>(src + static_cast<size_t>(g * kPackRows + r) * w.row_bytes);
-      for (int64_t b = 0; b < nb; ++b) {
-        const BlockQ4_1& x = row[b];
-        std::memcpy(d + (16 * b + r) * 2, &x.d, 2);
-        std::memcpy(m + (16 * b + r) * 2, &x.m, 2);
-        for (int j = 0; j < 4; ++j) std::memcpy(qs + 256 * b + 64 * j + 4 * r, x.qs + 4 * j, 4);
-      }
-    }
-    std::memset(m + static_cast<size_t>(nb) * 32, 0, gb - static_cast<size_t>(nb) * 320);
-  }
-}
-
-size_t q8_0x16_group_bytes(int64_t cols) {
-  const auto nb = static_cast<size_t>(cols / QK);
-  return (nb * (512 + 32) + 63) / 64 * 64;
+  pack_rows<BlockQ4_1>(w, DType::Q4_1, dst, g0, g1, 256 + 64,
+                       [](uint8_t* group, int64_t nb, int64_t r, int64_t b, const BlockQ4_1& x) {
+                         std::memcpy(group + nb * 256 + (16 * b + r) * 2, &x.d, 2);
+                         std::memcpy(group + nb * 288 + (16 * b + r) * 2, &x.m, 2);
+                         put_nibbles(group, r, b, x);
+                       });
 }
 
 void pack_q8_0x16_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1) {
-  VATP_CHECK(w.type == DType::Q8_0 && w.cols % QK == 0 && 0 <= g0 && g1 <= w.rows / kPackRows);
-  const int64_t nb = w.cols / QK;
-  const size_t gb = q8_0x16_group_bytes(w.cols);
-  const auto* src = static_cast<const uint8_t*>(w.data);
-  for (int64_t g = g0; g < g1; ++g) {
-    uint8_t* qs = dst + static_cast<size_t>(g) * gb;
-    uint8_t* d = qs + static_cast<size_t>(nb) * 512;
-    for (int64_t r = 0; r < kPackRows; ++r) {
-      const auto* row =
-          reinterpret_cast<const BlockQ8_0*>(src + static_cast<size_t>(g * kPackRows + r) * w.row_bytes);
-      for (int64_t b = 0; b < nb; ++b) {
-        const BlockQ8_0& x = row[b];
-        std::memcpy(d + (16 * b + r) * 2, &x.d, 2);
-        for (int i = 0; i < QK; ++i) {
-          qs[512 * b + 64 * (i / 4) + 4 * r + i % 4] =
-              static_cast<uint8_t>(static_cast<uint8_t>(x.qs[i]) ^ 0x80);
-        }
-      }
-    }
-    std::memset(d + static_cast<size_t>(nb) * 32, 0, gb - static_cast<size_t>(nb) * 544);
-  }
+  pack_rows<BlockQ8_0>(w, DType::Q8_0, dst, g0, g1, 512 + 32,
+                       [](uint8_t* group, int64_t nb, int64_t r, int64_t b, const BlockQ8_0& x) {
+                         std::memcpy(group + nb * 512 + (16 * b + r) * 2, &x.d, 2);
+                         for (int i = 0; i < QK; ++i) {  // stored + 128 (unsigned for vpdpbusd)
+                           group[512 * b + 64 * (i / 4) + 4 * r + i % 4] =
+                               static_cast<uint8_t>(static_cast<uint8_t>(x.qs[i]) ^ 0x80);
+                         }
+                       });
 }
 
 size_t packed_group_bytes(DType type, int64_t cols) {

@@ -21,6 +21,17 @@ inline __m512i bcast4(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
+// One block of a Q4_0x16/Q4_1x16 group (256 bytes) as eight u8 quads × 16 rows: w[j]
+// the low nibbles of quad j (elements 4j..4j+3), w[j + 4] the high ones (16 + 4j..).
+inline void unpack_nibbles16(const uint8_t* q, __m512i w[8]) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  for (int j = 0; j < 4; ++j) {
+    const __m512i z = _mm512_loadu_si512(q + 64 * j);
+    w[j] = _mm512_and_si512(z, m4);
+    w[j + 4] = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
+  }
+}
+
 template <int NC>
 void tile(int64_t nb, const uint8_t* group, const uint8_t* act, size_t act_stride, const int32_t* bsums,
           size_t bsums_stride, float* out, size_t out_stride) {
@@ -32,7 +43,6 @@ void tile(int64_t nb, const uint8_t* group, const uint8_t* act, size_t act_strid
     y[c] = reinterpret_cast<const BlockQ8_0*>(act + c * act_stride);
     acc[c] = _mm512_setzero_ps();
   }
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
   for (int64_t b = 0; b < nb; ++b) {
     if constexpr (NC <= 2) {  // GEMV is memory-bound: fetch across 4 KiB pages, where the
       // hardware streamer stops (reads past the group's end land in the next group).
@@ -41,11 +51,7 @@ void tile(int64_t nb, const uint8_t* group, const uint8_t* act, size_t act_strid
       if (b % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(dp + 32 * (b + 8)), _MM_HINT_T0);
     }
     __m512i w[8];
-    for (int j = 0; j < 4; ++j) {
-      const __m512i z = _mm512_loadu_si512(qs + 256 * b + 64 * j);
-      w[j] = _mm512_and_si512(z, m4);
-      w[j + 4] = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
-    }
+    unpack_nibbles16(qs + 256 * b, w);
     const __m512 dw = _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(dp + static_cast<size_t>(b) * 32)));
     for (int c = 0; c < NC; ++c) {
@@ -65,6 +71,14 @@ void tile(int64_t nb, const uint8_t* group, const uint8_t* act, size_t act_strid
   for (int c = 0; c < NC; ++c) _mm512_storeu_ps(out + c * out_stride, acc[c]);
 }
 
+// vec_dot's reduction of its eight lane accumulators, lane-wise over 16 rows:
+// ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)).
+inline __m512 reduce8(const __m512* a) {
+  const __m512 lo = _mm512_add_ps(_mm512_add_ps(a[0], a[4]), _mm512_add_ps(a[2], a[6]));
+  const __m512 hi = _mm512_add_ps(_mm512_add_ps(a[1], a[5]), _mm512_add_ps(a[3], a[7]));
+  return _mm512_add_ps(lo, hi);
+}
+
 // Q4_1x16 × Q8_1: eight accumulators per column (lane sums of 4 products, as vec_dot
 // and llama.cpp keep them), the min chain, and vec_dot's final reduction order; so
 // each row's result is bit-identical to vec_dot_q4_1_q8_1 (packed.h).
@@ -81,7 +95,6 @@ void tile41(int64_t nb, const uint8_t* group, const uint8_t* act, size_t act_str
     summs[c] = _mm512_setzero_ps();
     for (int l = 0; l < 8; ++l) acc[c][l] = _mm512_setzero_ps();
   }
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
   for (int64_t b = 0; b < nb; ++b) {
     for (int j = 0; j < 4; ++j)
       _mm_prefetch(reinterpret_cast<const char*>(qs + 256 * (b + 8) + 64 * j), _MM_HINT_T0);
@@ -90,11 +103,7 @@ void tile41(int64_t nb, const uint8_t* group, const uint8_t* act, size_t act_str
       _mm_prefetch(reinterpret_cast<const char*>(mp + 32 * (b + 8)), _MM_HINT_T0);
     }
     __m512i w[8];
-    for (int j = 0; j < 4; ++j) {
-      const __m512i z = _mm512_loadu_si512(qs + 256 * b + 64 * j);
-      w[j] = _mm512_and_si512(z, m4);
-      w[j + 4] = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
-    }
+    unpack_nibbles16(qs + 256 * b, w);
     const __m512 dw = _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(dp + static_cast<size_t>(b) * 32)));
     const __m512 mw = _mm512_cvtph_ps(
@@ -110,10 +119,7 @@ void tile41(int64_t nb, const uint8_t* group, const uint8_t* act, size_t act_str
     }
   }
   for (int c = 0; c < NC; ++c) {
-    const __m512* a = acc[c];
-    const __m512 lo = _mm512_add_ps(_mm512_add_ps(a[0], a[4]), _mm512_add_ps(a[2], a[6]));
-    const __m512 hi = _mm512_add_ps(_mm512_add_ps(a[1], a[5]), _mm512_add_ps(a[3], a[7]));
-    _mm512_storeu_ps(out + c * out_stride, _mm512_add_ps(_mm512_add_ps(lo, hi), summs[c]));
+    _mm512_storeu_ps(out + c * out_stride, _mm512_add_ps(reduce8(acc[c]), summs[c]));
   }
 }
 
@@ -150,10 +156,7 @@ void tile80(int64_t nb, const uint8_t* group, const uint8_t* act, size_t act_str
     }
   }
   for (int c = 0; c < NC; ++c) {
-    const __m512* a = acc[c];
-    const __m512 lo = _mm512_add_ps(_mm512_add_ps(a[0], a[4]), _mm512_add_ps(a[2], a[6]));
-    const __m512 hi = _mm512_add_ps(_mm512_add_ps(a[1], a[5]), _mm512_add_ps(a[3], a[7]));
-    _mm512_storeu_ps(out + c * out_stride, _mm512_add_ps(lo, hi));
+    _mm512_storeu_ps(out + c * out_stride, reduce8(acc[c]));
   }
 }
 

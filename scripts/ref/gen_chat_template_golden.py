@@ -7,7 +7,8 @@ model template string or null, "conversation": name, "messages": [[role, content
 "add_generation_prompt": bool, "text": llama.cpp's output}.
 
 vatp's names map to llama.cpp as follows:
-  chatml, llama3, vicuna  -> the built-in template of the same name;
+  chatml, llama3, vicuna, mistral-v1, mistral-v3, mistral-v3-tekken, mistral-v7,
+  mistral-v7-tekken       -> the built-in template of the same name;
   llama2                  -> what llama.cpp picks for Meta's Llama-2-chat template
                              (the Jinja string below is passed to it);
   mistral                 -> what llama.cpp picks for Mistral-7B-Instruct-v0.2's template.
@@ -43,7 +44,8 @@ MISTRAL_V02 = (
     "{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}")
 
 TEMPLATES = [("chatml", "chatml", None), ("llama3", "llama3", None), ("vicuna", "vicuna", None),
-             ("llama2", LLAMA2_CHAT, LLAMA2_CHAT), ("mistral", MISTRAL_V02, MISTRAL_V02)]
+             ("llama2", LLAMA2_CHAT, LLAMA2_CHAT), ("mistral", MISTRAL_V02, MISTRAL_V02)] + [
+             (n, n, None) for n in ("mistral-v1", "mistral-v3", "mistral-v3-tekken", "mistral-v7", "mistral-v7-tekken")]
 
 CONVERSATIONS = {
     "user": [["user", "Hello there!"]],

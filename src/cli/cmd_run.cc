@@ -221,8 +221,10 @@ void add_run_command(CLI::App& app, CommandFn& selected) {
   cmd->add_option("-b,--batch-size", fl->batch, "Prompt tokens per forward call (default 256)");
   cmd->add_flag("--chat", fl->chat, "Wrap the prompt in the model's chat template");
   cmd->add_option("--system", fl->system, "System message (with --chat)");
-  cmd->add_option("--chat-template", fl->chat_template,
-                  "Template name: llama2, vicuna, chatml, llama3, mistral");
+  cmd->add_option(
+      "--chat-template", fl->chat_template,
+      "Template name: llama2, vicuna, chatml, llama3, mistral, mistral-v1, mistral-v3, mistral-v3-tekken, "
+      "mistral-v7, mistral-v7-tekken");
   cmd->add_option("--temp", fl->sampling.temp, "Temperature; 0 = greedy (default 0.8)");
   cmd->add_option("--top-k", fl->sampling.top_k, "Top-k, <= 0 off (default 40)");
   cmd->add_option("--top-p", fl->sampling.top_p, "Top-p in (0,1], 1 off (default 0.95)");

@@ -39,8 +39,10 @@ void add_sweep_flags(CLI::App* cmd, SweepFlags& f) {
   cmd->add_flag("-q,--quiet", f.quiet, "No progress line");
   cmd->add_option("-c,--ctx-size", f.n_ctx, "Context (default: longest prompt + its answer)");
   cmd->add_option("--kv-type", f.kv_type, "KV cache element type: f16 | f32 | q8_0");
-  cmd->add_option("--chat-template", f.chat_template,
-                  "Template name: llama2, vicuna, chatml, llama3, mistral");
+  cmd->add_option(
+      "--chat-template", f.chat_template,
+      "Template name: llama2, vicuna, chatml, llama3, mistral, mistral-v1, mistral-v3, mistral-v3-tekken, "
+      "mistral-v7, mistral-v7-tekken");
   cmd->add_option("--system", f.system, "System message for chat prompts");
   add_kv_override_flags(cmd, f.kv, /*with_schedule=*/true);
 }

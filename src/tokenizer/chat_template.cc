@@ -20,17 +20,25 @@ const char* chat_template_name(ChatTemplate t) {
     case ChatTemplate::ChatML: return "chatml";
     case ChatTemplate::Llama3: return "llama3";
     case ChatTemplate::Mistral: return "mistral";
+    case ChatTemplate::MistralV1: return "mistral-v1";
+    case ChatTemplate::MistralV3: return "mistral-v3";
+    case ChatTemplate::MistralV3Tekken: return "mistral-v3-tekken";
+    case ChatTemplate::MistralV7: return "mistral-v7";
+    case ChatTemplate::MistralV7Tekken: return "mistral-v7-tekken";
   }
   return "?";
 }
 
 Result<ChatTemplate> chat_template_from_name(std::string_view name) {
-  for (ChatTemplate t : {ChatTemplate::Llama2, ChatTemplate::Vicuna, ChatTemplate::ChatML,
-                         ChatTemplate::Llama3, ChatTemplate::Mistral}) {
+  for (ChatTemplate t :
+       {ChatTemplate::Llama2, ChatTemplate::Vicuna, ChatTemplate::ChatML, ChatTemplate::Llama3,
+        ChatTemplate::Mistral, ChatTemplate::MistralV1, ChatTemplate::MistralV3,
+        ChatTemplate::MistralV3Tekken, ChatTemplate::MistralV7, ChatTemplate::MistralV7Tekken}) {
     if (name == chat_template_name(t)) return t;
   }
   return invalid_argument("unknown chat template '" + std::string(name) +
-                          "' (supported: llama2, vicuna, chatml, llama3, mistral)");
+                          "' (supported: llama2, vicuna, chatml, llama3, mistral, mistral-v1, mistral-v3, "
+                          "mistral-v3-tekken, mistral-v7, mistral-v7-tekken)");
 }
 
 Result<ChatFormat> detect_chat_template(std::string_view j) {
@@ -115,6 +123,41 @@ std::string apply_chat_template(const ChatFormat& fmt, const std::vector<ChatMes
           first_user = false;
         } else {
           out += text(m.content) + "</s>";
+        }
+      }
+      break;
+    }
+    case ChatTemplate::MistralV1:
+    case ChatTemplate::MistralV3:
+    case ChatTemplate::MistralV3Tekken:
+    case ChatTemplate::MistralV7:
+    case ChatTemplate::MistralV7Tekken: {
+      // llama.cpp's named Mistral formats (tests/data/chat_templates_llamacpp.jsonl):
+      //   v1:        " [INST] {system}\n\n{user} [/INST] {answer}</s>"
+      //   v3:        "[INST] {system}\n\n{user}[/INST] {answer, trimmed}</s>"
+      //   v3-tekken: "[INST]{system}\n\n{user}[/INST]{answer}</s>"
+      //   v7:        "[SYSTEM_PROMPT] {system}[/SYSTEM_PROMPT][INST] {user}[/INST] {answer}</s>"
+      //   v7-tekken: the same without the spaces after the openers and before answers.
+      // v1/v3 put the system text before the next user message; no generation prompt.
+      const ChatTemplate k = fmt.kind;
+      const bool v7 = k == ChatTemplate::MistralV7 || k == ChatTemplate::MistralV7Tekken;
+      const bool tekken = k == ChatTemplate::MistralV3Tekken || k == ChatTemplate::MistralV7Tekken;
+      const std::string sp = tekken ? "" : " ";
+      std::string system;
+      for (const ChatMessage& m : msgs) {
+        if (m.role == "system") {
+          if (v7) {
+            out += "[SYSTEM_PROMPT]" + sp + m.content + "[/SYSTEM_PROMPT]";
+          } else {
+            system = m.content;
+          }
+        } else if (m.role == "user") {
+          const std::string content = system.empty() ? m.content : system + "\n\n" + m.content;
+          system.clear();
+          out += k == ChatTemplate::MistralV1 ? " [INST] " + content + " [/INST]"
+                                              : "[INST]" + sp + content + "[/INST]";
+        } else {
+          out += sp + (k == ChatTemplate::MistralV3 ? trim(m.content) : m.content) + "</s>";
         }
       }
       break;

@@ -12,7 +12,22 @@
 
 namespace vatp::tokenizer {
 
-enum class ChatTemplate { Llama2, Vicuna, ChatML, Llama3, Mistral };
+// Mistral: what llama.cpp applies to Mistral-7B-Instruct-v0.2's template (also the
+// detected default for [INST] templates without <<SYS>>); MistralV1..V7Tekken: llama.cpp's
+// named Mistral formats "mistral-v1", "mistral-v3", "mistral-v3-tekken", "mistral-v7",
+// "mistral-v7-tekken" (select with --chat-template).
+enum class ChatTemplate {
+  Llama2,
+  Vicuna,
+  ChatML,
+  Llama3,
+  Mistral,
+  MistralV1,
+  MistralV3,
+  MistralV3Tekken,
+  MistralV7,
+  MistralV7Tekken
+};
 
 struct ChatMessage {
   std::string role;  // "system", "user", "assistant"

@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@ TEST(ChatTemplatesLlamaCpp, GoldenStrings) {
   ASSERT_TRUE(in) << "missing " << path;
   std::string line;
   int n = 0;
+  std::set<std::string> names;
   while (std::getline(in, line)) {
     const auto j = nlohmann::json::parse(line);
     const std::string name = j.at("template").get<std::string>();
@@ -42,8 +44,10 @@ TEST(ChatTemplatesLlamaCpp, GoldenStrings) {
     EXPECT_EQ(apply_chat_template(fmt, msgs, j.at("add_generation_prompt").get<bool>()),
               j.at("text").get<std::string>());
     ++n;
+    names.insert(name);
   }
-  EXPECT_EQ(n, 70);
+  EXPECT_EQ(n, 140);  // 10 templates × 7 conversations × with/without generation prompt
+  EXPECT_EQ(names.size(), 10u);
 }
 
 }  // namespace

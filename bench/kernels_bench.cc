@@ -55,10 +55,10 @@ Weights make_weights(DType t, int64_t rows, int64_t cols) {
 }
 
 void pack(Weights& w) {
-  w.packed.resize(q4_0x16_packed_bytes(w.view) + 64);
+  w.packed.resize(packed_bytes(w.view) + 64);
   uint8_t* p = w.packed.data();
   p += (64 - reinterpret_cast<uintptr_t>(p) % 64) % 64;
-  pack_q4_0x16(w.view, p);
+  pack_groups(w.view, p, 0, w.view.rows / kPackRows);
   w.view.packed = p;
   w.view.packed_rows = w.view.rows / kPackRows * kPackRows;
 }

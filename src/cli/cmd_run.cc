@@ -166,6 +166,9 @@ Status run_generate(const RunFlags& f, const CLI::App& sub) {
     return true;
   };
   VATP_ASSIGN_OR_RETURN(std::vector<int32_t> generated, session->generate(prompt, f.n_predict, on_token));
+  if (dump && (std::fflush(dump.get()) != 0 || std::ferror(dump.get()) != 0)) {
+    return io_error("writing " + f.dump_tensors + " failed (disk full?)");
+  }
   const runtime::SessionStats& st = session->stats();
   if (!f.no_stats) {
     std::fprintf(stderr,

@@ -44,17 +44,9 @@ void put_nibbles(uint8_t* group, int64_t r, int64_t b, const Block& x) {
   for (int j = 0; j < 4; ++j) std::memcpy(group + 256 * b + 64 * j + 4 * r, x.qs + 4 * j, 4);
 }
 
-}  // namespace
-
 size_t q4_0x16_group_bytes(int64_t cols) { return group_bytes(cols, 256 + 32); }
 size_t q4_1x16_group_bytes(int64_t cols) { return group_bytes(cols, 256 + 64); }
 size_t q8_0x16_group_bytes(int64_t cols) { return group_bytes(cols, 512 + 32); }
-
-size_t q4_0x16_packed_bytes(const WeightView& w) {
-  return static_cast<size_t>(w.rows / kPackRows) * q4_0x16_group_bytes(w.cols);
-}
-
-void pack_q4_0x16(const WeightView& w, uint8_t* dst) { pack_q4_0x16_groups(w, dst, 0, w.rows / kPackRows); }
 
 void pack_q4_0x16_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1) {
   pack_rows<BlockQ4_0>(w, DType::Q4_0, dst, g0, g1, 256 + 32,
@@ -82,6 +74,12 @@ void pack_q8_0x16_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t 
                                static_cast<uint8_t>(static_cast<uint8_t>(x.qs[i]) ^ 0x80);
                          }
                        });
+}
+
+}  // namespace
+
+bool has_packed_layout(DType type) {
+  return type == DType::Q4_0 || type == DType::Q4_1 || type == DType::Q8_0;
 }
 
 size_t packed_group_bytes(DType type, int64_t cols) {

@@ -40,22 +40,12 @@ namespace vatp::kernels {
 inline constexpr int64_t kPackRows = 16;  // rows per interleaved group
 inline constexpr int kPackMaxCols = 8;    // activation columns per tile call
 
-// Bytes of one Q4_0x16 group of `cols` columns (cols a multiple of 32).
-size_t q4_0x16_group_bytes(int64_t cols);
-// Bytes to pack the whole groups of w (floor(rows/16) groups).
-size_t q4_0x16_packed_bytes(const WeightView& w);
-// Packs the whole groups of w (type Q4_0) into dst (64-byte aligned,
-// q4_0x16_packed_bytes(w) bytes).
-void pack_q4_0x16(const WeightView& w, uint8_t* dst);
-// Only groups [g0, g1) (for packing in parallel).
-void pack_q4_0x16_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1);
-
-size_t q4_1x16_group_bytes(int64_t cols);
-void pack_q4_1x16_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1);
-size_t q8_0x16_group_bytes(int64_t cols);
-void pack_q8_0x16_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1);
-
-// By type (Q4_0, Q4_1 or Q8_0): group bytes, and packing groups [g0, g1).
+// True for the types with a packed layout: Q4_0, Q4_1, Q8_0.
+bool has_packed_layout(DType type);
+// For those types: bytes of one 16-row group of `cols` columns (a multiple of 32), bytes
+// of w's whole groups (floor(rows/16); the tail rows stay in the file's layout), and
+// packing groups [g0, g1) of w into dst (64-byte aligned, packed_bytes(w) bytes; ranges
+// of groups can be packed in parallel).
 size_t packed_group_bytes(DType type, int64_t cols);
 size_t packed_bytes(const WeightView& w);  // floor(rows/16) groups
 void pack_groups(const WeightView& w, uint8_t* dst, int64_t g0, int64_t g1);

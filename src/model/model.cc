@@ -52,9 +52,9 @@ Status Model::repack_weights(ThreadPool* pool) {
   size_t total = 0;
   std::vector<kernels::WeightView*> todo;
   for (kernels::WeightView* w : views) {
-    // The layouts the table has a tile for (Q4_0x16, Q4_1x16, Q8_0x16).
-    if ((w->type != DType::Q4_0 && w->type != DType::Q4_1 && w->type != DType::Q8_0) ||
-        kt_.at(w->type).packed_tile == nullptr || w->rows < kernels::kPackRows)
+    // The packed layouts the table has a tile for.
+    if (!kernels::has_packed_layout(w->type) || kt_.at(w->type).packed_tile == nullptr ||
+        w->rows < kernels::kPackRows)
       continue;
     todo.push_back(w);
     total += kernels::packed_bytes(*w);

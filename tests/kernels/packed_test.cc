@@ -35,9 +35,9 @@ Packed make_packed(int64_t rows, int64_t cols, uint32_t seed) {
   for (int64_t r = 0; r < rows; ++r)
     quantize_row_ref(DType::Q4_0, wf.data() + r * cols, p.w.data() + r * rb, cols);
   p.view = WeightView{DType::Q4_0, p.w.data(), rows, cols, rb};
-  const size_t bytes = q4_0x16_packed_bytes(p.view);
+  const size_t bytes = packed_bytes(p.view);
   p.buf.reset(static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64)));
-  pack_q4_0x16(p.view, p.buf.get());
+  pack_groups(p.view, p.buf.get(), 0, rows / kPackRows);
   p.view.packed = p.buf.get();
   p.view.packed_rows = rows / kPackRows * kPackRows;
   return p;
@@ -46,11 +46,11 @@ Packed make_packed(int64_t rows, int64_t cols, uint32_t seed) {
 TEST(PackedQ4_0, LayoutHoldsEveryRowsQuantsAndScales) {
   const int64_t rows = 37, cols = 96;  // two groups and a 5-row tail
   const Packed p = make_packed(rows, cols, 5);
-  ASSERT_EQ(q4_0x16_packed_bytes(p.view), 2 * q4_0x16_group_bytes(cols));
+  ASSERT_EQ(packed_bytes(p.view), 2 * packed_group_bytes(DType::Q4_0, cols));
   const int64_t nb = cols / QK;
   for (int64_t r = 0; r < 32; ++r) {
     const auto* row = reinterpret_cast<const BlockQ4_0*>(p.w.data() + r * p.view.row_bytes);
-    const uint8_t* g = p.view.packed + (r / 16) * q4_0x16_group_bytes(cols);
+    const uint8_t* g = p.view.packed + (r / 16) * packed_group_bytes(DType::Q4_0, cols);
     for (int64_t b = 0; b < nb; ++b) {
       uint16_t d;
       std::memcpy(&d, g + nb * 256 + (16 * b + r % 16) * 2, 2);

@@ -196,6 +196,14 @@ TEST(Cli, RunDumpTensors) {
   const auto& logits = calls.begin()->second.at("result_output");
   const auto first = nlohmann::json::parse(read_all(json))["generated_ids"][0].get<int>();
   EXPECT_EQ(std::max_element(logits.begin(), logits.end()) - logits.begin(), first);
+  // A dump that cannot be written is an error, not a silently short file.
+  const Ran full = run_vatp("run -m " + model + " -p hi -n 2 --no-stats --dump-tensors /dev/full");
+  EXPECT_EQ(full.exit_code, 1);
+  EXPECT_NE(full.err.find("/dev/full"), std::string::npos) << full.err;
+  const Ran bad =
+      run_vatp("run -m " + model + " -p hi -n 2 --no-stats --dump-tensors /nonexistent/dir/t.bin");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("cannot write"), std::string::npos) << bad.err;
 }
 
 TEST(Cli, PplPrintsRunningAndFinalAndWritesJson) {

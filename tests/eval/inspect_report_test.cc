@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -149,7 +150,10 @@ struct Ran {
 
 Ran run_vatp(const std::string& args) {
   const std::string dir = ::testing::TempDir();
-  const std::string out = dir + "/vatp_inspect_out.txt", err = dir + "/vatp_inspect_err.txt";
+  // Per-process names: ctest runs this binary's tests in parallel processes.
+  const std::string tag = std::to_string(::getpid());
+  const std::string out = dir + "/vatp_inspect_out_" + tag + ".txt",
+                    err = dir + "/vatp_inspect_err_" + tag + ".txt";
   const std::string cmd = std::string(VATP_BINARY_DIR) + "/vatp " + args + " >" + out + " 2>" + err;
   const int st = std::system(cmd.c_str());
   Ran r;

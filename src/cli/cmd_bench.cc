@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/generation_flags.h"
 #include "cli/kernel_flags.h"
 #include "core/thread_pool.h"
 #include "kernels/kernel_table.h"
@@ -17,6 +18,7 @@
 #include "policy/flags.h"
 #include "runtime/bandwidth.h"
 #include "runtime/bench.h"
+#include "runtime/bench_parallel.h"
 #include "tokenizer/tokenizer.h"
 
 namespace vatp::cli {
@@ -33,11 +35,70 @@ struct BenchFlags {
   std::string isa;  // --isa; empty: detect
   policy::PolicyFlags kv;
   std::string kv_type = "f16";
+  std::string parallel;  // --parallel 1,4,16: the batched-engine test
 };
 
 std::string kv_label(const runtime::BenchResult& r, const BenchFlags& f) {
   if (!r.policy) return "full";
   return f.kv.policy + (f.kv.budget ? " " + *f.kv.budget : std::string());
+}
+
+Status run_parallel(const BenchFlags& f, const model::Model& model, const tokenizer::Tokenizer& tok,
+                    ThreadPool& pool, int threads) {
+  runtime::ParallelBenchOptions o;
+  VATP_ASSIGN_OR_RETURN(o.parallel, runtime::parse_depths(f.parallel));  // same list syntax
+  o.depths = f.opts.depths;
+  o.n_gen = f.opts.n_gen;
+  o.reps = f.opts.reps;
+  o.n_batch = f.opts.n_batch;
+  o.kv_type = f.opts.kv_type;
+  o.kv_policy = f.opts.kv_policy;
+  auto progress = [&](const std::string& what) {
+    if (!f.json) std::fprintf(stderr, "running %s ...\n", what.c_str());
+  };
+  VATP_ASSIGN_OR_RETURN(auto res, runtime::run_parallel_bench(model, tok, pool, o, progress));
+  if (f.json) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& r : res) {
+      arr.push_back({{"model", f.model},
+                     {"threads", threads},
+                     {"parallel", r.parallel},
+                     {"n_depth", r.depth},
+                     {"n_gen", o.n_gen},
+                     {"kv", r.policy ? f.kv.policy : "full"},
+                     {"samples_ts", r.tok_per_s},
+                     {"avg_ts", r.ts.mean},
+                     {"stddev_ts", r.ts.sd},
+                     {"kv_bytes", r.kv_bytes}});
+    }
+    std::printf("%s\n", arr.dump(2).c_str());
+    return Status::ok();
+  }
+  std::printf("model %s: %d threads, tg%d per sequence, KV %s\n\n", f.model.c_str(), threads, o.n_gen,
+              f.kv_type.c_str());
+  std::printf("| %8s | %6s | %-12s | %20s | %12s | %10s | %9s |\n", "parallel", "depth", "kv",
+              "aggregate t/s", "t/s per seq", "vs N=1", "KV MiB");
+  std::printf("| %8s | %6s | %-12s | %20s | %12s | %10s | %9s |\n", "-------:", "-----:", "------------",
+              "-------------------:", "-----------:", "---------:", "--------:");
+  // Ratios against the one-sequence run at the same depth, when it was measured.
+  auto single = [&](int depth) {
+    for (const auto& r : res) {
+      if (r.parallel == 1 && r.depth == depth) return r.ts.mean;
+    }
+    return 0.0;
+  };
+  for (const auto& r : res) {
+    const double base = single(r.depth);
+    char ts[64];
+    std::snprintf(ts, sizeof ts, "%.2f ± %.2f", r.ts.mean, r.ts.sd);
+    char vs[32] = "-";
+    if (base > 0) std::snprintf(vs, sizeof vs, "%.2fx", r.ts.mean / base);
+    const std::string kv =
+        r.policy ? f.kv.policy + (f.kv.budget ? " " + *f.kv.budget : std::string()) : "full";
+    std::printf("| %8d | %6d | %-12s | %20s | %12.2f | %10s | %9.2f |\n", r.parallel, r.depth, kv.c_str(), ts,
+                r.ts.mean / r.parallel, vs, static_cast<double>(r.kv_bytes) / 1048576.0);
+  }
+  return Status::ok();
 }
 
 Status run_bench_cmd(BenchFlags f, const CLI::App& sub) {
@@ -58,6 +119,7 @@ Status run_bench_cmd(BenchFlags f, const CLI::App& sub) {
                         model::Model::load(f.model, kt, {.repack = !f.no_repack, .pool = &pool}));
   VATP_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::from_gguf(model->gguf()));
 
+  if (!f.parallel.empty()) return run_parallel(f, *model, tok, pool, threads);
   double bw = 0.0;
   if (!f.no_bw) {
     VATP_ASSIGN_OR_RETURN(runtime::BandwidthResult b, runtime::measure_read_bandwidth(pool));
@@ -142,21 +204,10 @@ void add_bench_command(CLI::App& app, CommandFn& selected) {
   cmd->add_flag("--json", fl->json, "Print the results as JSON on stdout instead of the table");
   cmd->add_flag("--no-bw-test", fl->no_bw, "Skip the memory-bandwidth test");
   // KV compression, as in `vatp run` (docs/policies.md); applies to tg tests at depth > 0.
-  cmd->add_option("--kv-policy", fl->kv.policy,
-                  "full, streaming, h2o, vatp, scissorhands, vatp-scissorhands, tova, snapkv, knorm, random");
-  auto opt = [&](const char* name, std::optional<std::string>& dst, const char* help) {
-    cmd->add_option_function<std::string>(
-        name, [&dst](const std::string& v) { dst = v; }, help);
-  };
-  opt("--kv-budget", fl->kv.budget, "Tokens kept: a count (512) or a fraction of the depth (0.25)");
-  opt("--kv-sinks", fl->kv.sinks, "First tokens always kept");
-  opt("--kv-recent", fl->kv.recent, "Newest tokens always kept");
-  opt("--kv-schedule", fl->kv.schedule, "oneshot | continuous | chunked");
-  opt("--kv-chunk", fl->kv.chunk, "Prefill chunk for the chunked schedule");
-  opt("--kv-group", fl->kv.group, "GQA reduction of query-head scores: sum | mean | max");
-  opt("--kv-value-norm", fl->kv.value_norm, "Value weighting: none | l1 | l2");
-  opt("--kv-window", fl->kv.window, "Observation window (scissorhands, snapkv)");
-  opt("--kv-seed", fl->kv.seed, "Seed of the random policy");
+  add_kv_policy_flags(cmd, fl->kv);
+  cmd->add_option("--parallel", fl->parallel,
+                  "Comma-separated sequence counts: aggregate decode t/s of N sequences decoding together "
+                  "on the batched engine, at each depth (instead of pp/tg)");
   cmd->add_option("--kv-type", fl->kv_type, "KV cache storage: f16 (default) | f32 | q8_0");
   cmd->callback([fl, cmd, &selected] { selected = [fl, cmd] { return run_bench_cmd(*fl, *cmd); }; });
 }

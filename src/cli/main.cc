@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   vatp::cli::add_eval_commands(app, selected);
   vatp::cli::add_inspect_command(app, selected);
   vatp::cli::add_bench_command(app, selected);
+  vatp::cli::add_batch_command(app, selected);
 
   try {
     app.parse(argc, argv);

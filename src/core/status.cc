@@ -11,6 +11,7 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kUnimplemented: return "unsupported";
     case StatusCode::kOutOfRange: return "out of range";
     case StatusCode::kIoError: return "I/O error";
+    case StatusCode::kResourceExhausted: return "resource exhausted";
     case StatusCode::kInternal: return "internal error";
   }
   return "unknown";

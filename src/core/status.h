@@ -16,6 +16,7 @@ enum class StatusCode {
   kUnimplemented,    // a valid but unsupported feature (type, architecture)
   kOutOfRange,       // prompt longer than the context, index past the end
   kIoError,          // the OS said no
+  kResourceExhausted,  // no room now (a full queue, a memory limit); may succeed later
   kInternal,
 };
 
@@ -47,6 +48,7 @@ inline Status data_loss(std::string m) { return {StatusCode::kDataLoss, std::mov
 inline Status unimplemented(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
 inline Status out_of_range(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
 inline Status io_error(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
+inline Status resource_exhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
 inline Status internal_error(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
 // Result<T> holds either a value or a non-ok Status.

@@ -65,7 +65,7 @@ Result<KvCache> KvCache::create(const KvCacheConfig& cfg) {
   KvCache c;
   c.cfg_ = cfg;
   const size_t hd = static_cast<size_t>(cfg.head_dim);
-  c.row_bytes_ = cfg.type == KvType::F16 ? hd * 2 : cfg.type == KvType::F32 ? hd * 4 : hd / 32 * 34;
+  c.row_bytes_ = row_bytes_for(cfg);
   const size_t heads = static_cast<size_t>(cfg.n_layers) * cfg.n_kv_heads;
   const size_t slots = heads * static_cast<size_t>(cfg.capacity);
   c.k_.assign(slots * c.row_bytes_, 0);
@@ -169,6 +169,17 @@ void KvCache::renumber_positions() {
 }
 
 void KvCache::clear() { std::fill(len_.begin(), len_.end(), 0); }
+
+size_t KvCache::row_bytes_for(const KvCacheConfig& cfg) {
+  const size_t hd = static_cast<size_t>(cfg.head_dim);
+  return cfg.type == KvType::F16 ? hd * 2 : cfg.type == KvType::F32 ? hd * 4 : hd / 32 * 34;
+}
+
+size_t KvCache::bytes_for(const KvCacheConfig& cfg) {
+  const size_t slots = static_cast<size_t>(cfg.n_layers) * cfg.n_kv_heads * static_cast<size_t>(cfg.capacity);
+  // K and V rows; position (4 bytes); three statistics × stat_rows and three norms (floats).
+  return slots * (2 * row_bytes_for(cfg) + 4 + (3 * static_cast<size_t>(cfg.stat_rows) + 3) * 4);
+}
 
 size_t KvCache::bytes_allocated() const {
   return k_.size() + v_.size() + pos_.size() * 4 +

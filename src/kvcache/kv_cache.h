@@ -96,6 +96,10 @@ class KvCache {
   const float* value_l2(int layer, int head) const { return &vl2_[slot0(layer, head)]; }
   const float* key_l2(int layer, int head) const { return &kl2_[slot0(layer, head)]; }
 
+  // What create(cfg) allocates (K/V storage + metadata), without allocating: the
+  // engine's KV pool reserves this much before it admits a sequence.
+  static size_t bytes_for(const KvCacheConfig& cfg);
+  static size_t row_bytes_for(const KvCacheConfig& cfg);
   size_t bytes_allocated() const;     // K/V storage + metadata
   size_t kv_bytes_per_token() const;  // K+V bytes of one token across all layers and heads
   size_t kv_bytes_used() const;       // K+V bytes of the live slots

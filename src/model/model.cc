@@ -95,6 +95,10 @@ size_t Model::weight_bytes() const {
 }
 
 Result<kvcache::KvCache> Model::make_cache(int capacity, kvcache::KvType type, bool per_query_head) const {
+  return kvcache::KvCache::create(cache_config(capacity, type, per_query_head));
+}
+
+kvcache::KvCacheConfig Model::cache_config(int capacity, kvcache::KvType type, bool per_query_head) const {
   kvcache::KvCacheConfig cc;
   cc.n_layers = config_.n_layers;
   cc.n_kv_heads = config_.n_kv_heads;
@@ -102,7 +106,7 @@ Result<kvcache::KvCache> Model::make_cache(int capacity, kvcache::KvType type, b
   cc.capacity = capacity;
   cc.type = type;
   cc.stat_rows = per_query_head ? config_.group() : 1;
-  return kvcache::KvCache::create(cc);
+  return cc;
 }
 
 }  // namespace vatp::model

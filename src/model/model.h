@@ -13,6 +13,7 @@
 #include "kernels/matmul.h"
 #include "kvcache/kv_cache.h"
 #include "model/attention.h"
+#include "model/batch.h"
 #include "model/config.h"
 #include "model/weights.h"
 
@@ -81,6 +82,7 @@ class Model {
   // A KV cache of `capacity` slots per (layer, KV head) for this model; with
   // per_query_head the attention statistics keep one row per query head of a group.
   Result<kvcache::KvCache> make_cache(int capacity, kvcache::KvType type, bool per_query_head = false) const;
+  kvcache::KvCacheConfig cache_config(int capacity, kvcache::KvType type, bool per_query_head = false) const;
 
   // Runs m tokens (tokens[i] at positions[i]) through the model, appending their K/V to
   // `cache`. logits: n_logit_rows × n_vocab for the LAST n_logit_rows tokens of the
@@ -88,8 +90,16 @@ class Model {
   Status forward(const int32_t* tokens, const int32_t* positions, int64_t m, kvcache::KvCache& cache,
                  float* logits, int64_t n_logit_rows, ForwardScratch& scratch, ThreadPool& pool,
                  const AttentionStatsRequest* stats = nullptr) const;
+  // The rows of several sequences in one call (model/batch.h); the single-sequence
+  // forward above is the one-sequence batch. Σ rows and Σ logit rows <= scratch.max_m().
+  Status forward(const Batch& batch, ForwardScratch& scratch, ThreadPool& pool) const;
 
  private:
+  Status check_batch(const Batch& b, const ForwardScratch& s) const;
+  Status qkv_rows(const Batch& b, int layer, ForwardScratch& s, ThreadPool& pool) const;
+  Status attention_block(const Batch& b, int layer, ForwardScratch& s, ThreadPool& pool) const;
+  void ffn_block(int64_t m, int layer, ForwardScratch& s, ThreadPool& pool) const;
+  void output_head(const Batch& b, ForwardScratch& s, ThreadPool& pool) const;
   Model(gguf::GgufFile file, const kernels::KernelTable& kt) : file_(std::move(file)), kt_(kt) {}
   Status repack_weights(ThreadPool* pool);
   gguf::GgufFile file_;

@@ -1,4 +1,6 @@
-// A generation session: one model, one KV cache, one sampler. Prefill runs in chunks
+// A generation session: one sequence (runtime/sequence.h: KV cache, policy, sampler)
+// run on its own executor (scratch, thread pool), for the front ends that drive one
+// sequence at a time; the Engine (runtime/engine.h) runs many per step. Prefill runs in chunks
 // of at most n_batch tokens (prefill_chunk), generation one token per decode_step;
 // the two are separate so that KV policies can act between prefill chunks, after
 // prefill, and after each decode step.
@@ -22,6 +24,7 @@
 #include "policy/policy.h"
 #include "runtime/kv_evictor.h"
 #include "runtime/sampler.h"
+#include "runtime/sequence.h"
 #include "tokenizer/tokenizer.h"
 
 namespace vatp::runtime {
@@ -41,30 +44,6 @@ struct SessionOptions {
   bool kv_rerotate = false;
   // Observer of every forward call's intermediate tensors (model::TensorTap); empty: off.
   model::TensorTap tap;
-};
-
-// Why generation stopped.
-enum class StopReason { kNone, kEndOfGeneration, kMaxTokens, kCallback };
-const char* stop_reason_name(StopReason r);  // "none", "eog", "max_tokens", "callback"
-
-// Counters since the last reset(). Extensible: KV policies add to the last group.
-struct SessionStats {
-  int64_t n_prompt = 0;     // tokens run through prefill
-  int64_t n_generated = 0;  // tokens sampled (a final end-of-generation token included)
-  int64_t n_decoded = 0;    // decode_step calls (sampled tokens fed back)
-  double prefill_seconds = 0.0;
-  double decode_seconds = 0.0;  // decode_step forward passes
-  double sample_seconds = 0.0;  // time inside the sampler
-  StopReason stop = StopReason::kNone;
-
-  int64_t kv_bytes_allocated = 0;  // the cache as allocated (K/V + per-slot metadata)
-  int64_t kv_bytes_used = 0;       // K/V bytes of the live slots
-  int64_t kv_bytes_full = 0;       // K/V bytes a full cache of n_past tokens would hold
-  int64_t tokens_evicted = 0;      // (KV policies) slots removed, summed over layers and heads
-  double scoring_seconds = 0.0;    // (KV policies) time choosing and applying evictions
-
-  double prefill_tok_per_s() const { return prefill_seconds > 0 ? n_prompt / prefill_seconds : 0.0; }
-  double decode_tok_per_s() const { return decode_seconds > 0 ? n_decoded / decode_seconds : 0.0; }
 };
 
 // Called for every sampled token with its id and the complete UTF-8 text it finishes
@@ -97,7 +76,7 @@ class Session {
   int32_t sample_next();
   // The next sample_next() cannot pick these ids (their logits become −inf for that one
   // draw): HF's min_length, e.g. LongBench samsum's "no stop token first".
-  void ban_next_tokens(std::span<const int32_t> ids) { banned_next_.assign(ids.begin(), ids.end()); }
+  void ban_next_tokens(std::span<const int32_t> ids) { seq_.ban_next_tokens(ids); }
   // Feeds one token at position n_past() and leaves its logits in last_logits().
   Status decode_step(int32_t token);
 
@@ -129,46 +108,38 @@ class Session {
   // Empties the cache, restarts the sampler (same seed) and zeroes the stats.
   void reset();
 
-  int64_t n_past() const { return n_past_; }
+  int64_t n_past() const { return seq_.n_past(); }
   int n_ctx() const { return opts_.n_ctx; }
   int n_batch() const { return opts_.n_batch; }
   int n_vocab() const { return model_.config().n_vocab; }
-  const float* last_logits() const { return logits_.data(); }  // [n_vocab]
-  const SessionStats& stats() const { return stats_; }
-  SessionStats& mutable_stats() { return stats_; }  // for KV policies layered on top
-  const kvcache::KvCache& cache() const { return cache_; }
-  kvcache::KvCache& cache() { return cache_; }
-  Sampler& sampler() { return sampler_; }
+  const float* last_logits() const { return seq_.logits(); }  // [n_vocab]
+  const SessionStats& stats() const { return seq_.stats(); }
+  SessionStats& mutable_stats() { return seq_.mutable_stats(); }  // for KV policies layered on top
+  const kvcache::KvCache& cache() const { return seq_.cache(); }
+  kvcache::KvCache& cache() { return seq_.cache(); }
+  Sampler& sampler() { return seq_.sampler(); }
   const model::Model& model() const { return model_; }
   const tokenizer::Tokenizer& tokenizer() const { return tok_; }
 
   // Sets up the KV policy for a prompt of prompt_len tokens: validates the settings,
   // re-allocates the cache for the budget and prepares eviction. generate() calls it;
   // callers driving prefill/decode_step themselves call it first. No-op for "full".
-  Status begin_policy(int64_t prompt_len);
-  const KvEvictor* evictor() const { return evictor_ ? &*evictor_ : nullptr; }
+  // With n_predict >= 0 a one-shot policy's cache is sized for budget + n_predict.
+  Status begin_policy(int64_t prompt_len, int n_predict = -1);
+  const KvEvictor* evictor() const { return seq_.evictor(); }
+  const Sequence& sequence() const { return seq_; }
 
  private:
-  Status evict(policy::Phase phase);
+  Status evict(policy::Phase phase) { return seq_.evict(phase); }
   Session(const model::Model& model, const tokenizer::Tokenizer& tok, ThreadPool& pool,
-          const SessionOptions& opts, kvcache::KvCache cache);
-  void update_kv_stats();
+          const SessionOptions& opts, Sequence seq);
 
   const model::Model& model_;
   const tokenizer::Tokenizer& tok_;
-  ThreadPool& pool_;
   SessionOptions opts_;
-  kvcache::KvCache cache_;
-  model::ForwardScratch scratch_;
-  Sampler sampler_;
-  int64_t n_past_ = 0;
-  SessionStats stats_;
-  std::vector<float> logits_;         // [n_vocab] logits of the last processed token
-  std::vector<int32_t> positions_;    // [n_batch] positions of the chunk being run
-  std::vector<int32_t> banned_next_;  // ids sample_next() must not pick, once
-  std::optional<KvEvictor> evictor_;
-  int64_t prompt_len_ = 0;
-  const model::AttentionStatsRequest* stats_override_ = nullptr;  // prefill_shared only
+  Executor exec_;
+  Sequence seq_;
+  std::vector<int32_t> positions_;  // [n_batch] positions of the chunk being run
 };
 
 }  // namespace vatp::runtime

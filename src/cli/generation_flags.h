@@ -1,0 +1,27 @@
+// Flag blocks shared by the commands that generate text (batch, and run/chat/serve as
+// they move over): sampling, the KV policy, byte sizes. One place, so help texts and
+// defaults cannot drift between commands; the policy list is read from the registry.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+#include "policy/flags.h"
+#include "runtime/sampler.h"
+
+namespace vatp::cli {
+
+// --temp --top-k --top-p --min-p --repeat-penalty --repeat-last-n --seed
+void add_sampling_flags(CLI::App* cmd, runtime::SamplerParams& p);
+// --kv-policy --kv-budget and the --kv-* overrides (eval_common's block).
+void add_kv_policy_flags(CLI::App* cmd, policy::PolicyFlags& kv);
+// "full, streaming, h2o, ..." from policy::preset_names().
+std::string kv_policy_names();
+
+// "1073741824", "1GiB", "512MiB", "64KiB", "2G", "1.5GB" → bytes; errors name the flag.
+Result<int64_t> parse_bytes(std::string_view flag, std::string_view s);
+
+}  // namespace vatp::cli

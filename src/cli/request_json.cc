@@ -1,0 +1,169 @@
+#include "cli/request_json.h"
+
+#include <cmath>
+#include <limits>
+#include <set>
+
+namespace vatp::cli {
+namespace {
+
+using nlohmann::json;
+
+Status field_error(const std::string& name, const std::string& what) {
+  return invalid_argument("field \"" + name + "\": " + what);
+}
+
+Status check_known(const json& j, const std::set<std::string>& known, const std::string& prefix) {
+  for (const auto& [k, v] : j.items()) {
+    if (known.count(k) == 0) return field_error(prefix + k, "unknown field");
+  }
+  return Status::ok();
+}
+
+Result<double> get_number(const json& v, const std::string& name) {
+  if (!v.is_number()) return field_error(name, std::string("must be a number, got ") + v.type_name());
+  const double x = v.get<double>();
+  if (!std::isfinite(x)) return field_error(name, "must be finite");
+  return x;
+}
+
+Result<int64_t> get_integer(const json& v, const std::string& name, int64_t lo, int64_t hi) {
+  if (!v.is_number_integer())
+    return field_error(name, std::string("must be an integer, got ") + v.type_name());
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(hi))
+    return field_error(name, "must be at most " + std::to_string(hi));
+  const int64_t x = v.get<int64_t>();
+  if (x < lo || x > hi)
+    return field_error(name, "must be in " + std::to_string(lo) + ".." + std::to_string(hi));
+  return x;
+}
+
+// "budget": 512 (tokens) or 0.25 (a fraction) or "25%"; the other kv fields: strings or
+// integers, as their --kv-* flags take them.
+Result<std::string> kv_value(const json& v, const std::string& name) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  if (v.is_number_float() && name == "kv.budget") {
+    const double x = v.get<double>();
+    if (!std::isfinite(x)) return field_error(name, "must be finite");
+    std::string s = json(x).dump();
+    if (s.find('.') == std::string::npos && s.find('e') == std::string::npos) s += ".0";
+    return s;
+  }
+  return field_error(name, std::string("must be a string or an integer, got ") + v.type_name());
+}
+
+Status parse_kv(const json& kv, policy::PolicyFlags& f) {
+  if (!kv.is_object()) return field_error("kv", std::string("must be an object, got ") + kv.type_name());
+  static const std::set<std::string> known = {"policy", "budget", "sinks",      "recent", "schedule",
+                                              "chunk",  "group",  "value_norm", "window", "seed"};
+  VATP_RETURN_IF_ERROR(check_known(kv, known, "kv."));
+  const std::pair<const char*, std::optional<std::string>*> opt[] = {
+      {"budget", &f.budget},     {"sinks", &f.sinks}, {"recent", &f.recent},
+      {"schedule", &f.schedule}, {"chunk", &f.chunk}, {"group", &f.group},
+      {"window", &f.window},     {"seed", &f.seed},   {"value_norm", &f.value_norm}};
+  if (kv.contains("policy")) {
+    if (!kv["policy"].is_string()) return field_error("kv.policy", "must be a string");
+    f.policy = kv["policy"].get<std::string>();
+  }
+  for (const auto& [key, dst] : opt) {
+    if (!kv.contains(key)) continue;
+    VATP_ASSIGN_OR_RETURN(*dst, kv_value(kv[key], std::string("kv.") + key));
+  }
+  return Status::ok();
+}
+
+Result<std::vector<tokenizer::ChatMessage>> parse_messages(const json& m) {
+  if (!m.is_array() || m.empty()) return field_error("messages", "must be a non-empty list of messages");
+  std::vector<tokenizer::ChatMessage> out;
+  for (size_t i = 0; i < m.size(); ++i) {
+    const std::string name = "messages[" + std::to_string(i) + "]";
+    const json& e = m[i];
+    if (!e.is_object()) return field_error(name, "must be an object {\"role\", \"content\"}");
+    VATP_RETURN_IF_ERROR(check_known(e, {"role", "content", "name"}, name + "."));
+    if (!e.contains("role") || !e["role"].is_string()) return field_error(name + ".role", "must be a string");
+    if (!e.contains("content") || !e["content"].is_string())
+      return field_error(name + ".content", "must be a string");
+    const std::string role = e["role"].get<std::string>();
+    if (role != "system" && role != "user" && role != "assistant")
+      return field_error(name + ".role", "must be system, user or assistant, got \"" + role + "\"");
+    out.push_back({role, e["content"].get<std::string>()});
+  }
+  return out;
+}
+
+Status parse_sampling(const json& j, runtime::SamplerParams& s) {
+  if (j.contains("temperature")) {
+    VATP_ASSIGN_OR_RETURN(double t, get_number(j["temperature"], "temperature"));
+    s.temp = static_cast<float>(t);
+  }
+  if (j.contains("top_p")) {
+    VATP_ASSIGN_OR_RETURN(double p, get_number(j["top_p"], "top_p"));
+    s.top_p = static_cast<float>(p);
+  }
+  if (j.contains("min_p")) {
+    VATP_ASSIGN_OR_RETURN(double p, get_number(j["min_p"], "min_p"));
+    s.min_p = static_cast<float>(p);
+  }
+  if (j.contains("repeat_penalty")) {
+    VATP_ASSIGN_OR_RETURN(double p, get_number(j["repeat_penalty"], "repeat_penalty"));
+    s.repeat_penalty = static_cast<float>(p);
+  }
+  constexpr int64_t kIntMax = std::numeric_limits<int32_t>::max();
+  if (j.contains("top_k")) {
+    VATP_ASSIGN_OR_RETURN(int64_t k, get_integer(j["top_k"], "top_k", -1, kIntMax));
+    s.top_k = static_cast<int>(k);
+  }
+  if (j.contains("repeat_last_n")) {
+    VATP_ASSIGN_OR_RETURN(int64_t n, get_integer(j["repeat_last_n"], "repeat_last_n", 0, kIntMax));
+    s.repeat_last_n = static_cast<int>(n);
+  }
+  if (j.contains("seed")) {
+    VATP_ASSIGN_OR_RETURN(int64_t sd, get_integer(j["seed"], "seed", 0, std::numeric_limits<int64_t>::max()));
+    s.seed = static_cast<uint64_t>(sd);
+  }
+  return runtime::validate(s);
+}
+
+}  // namespace
+
+Result<ParsedRequest> parse_request(const json& j, const RequestDefaults& d) {
+  if (!j.is_object())
+    return invalid_argument(std::string("a request must be a JSON object, got ") + j.type_name());
+  static const std::set<std::string> known = {
+      "id",    "prompt", "messages", "max_tokens", "max_completion_tokens", "temperature",   "top_p",
+      "top_k", "min_p",  "seed",     "kv",         "repeat_penalty",        "repeat_last_n", "ignore_eos"};
+  VATP_RETURN_IF_ERROR(check_known(j, known, ""));
+  ParsedRequest r;
+  r.max_tokens = d.max_tokens;
+  r.sampling = d.sampling;
+  r.kv = d.kv;
+  if (j.contains("id")) r.id = j["id"];
+  const bool has_prompt = j.contains("prompt"), has_messages = j.contains("messages");
+  if (has_prompt == has_messages) return invalid_argument("give exactly one of \"prompt\" and \"messages\"");
+  if (has_prompt) {
+    if (!j["prompt"].is_string()) return field_error("prompt", "must be a string");
+    r.prompt = j["prompt"].get<std::string>();
+  } else {
+    VATP_ASSIGN_OR_RETURN(r.messages, parse_messages(j["messages"]));
+  }
+  if (j.contains("max_tokens") && j.contains("max_completion_tokens"))
+    return invalid_argument("give \"max_tokens\" or \"max_completion_tokens\", not both");
+  for (const char* key : {"max_tokens", "max_completion_tokens"}) {
+    if (!j.contains(key)) continue;
+    VATP_ASSIGN_OR_RETURN(int64_t n, get_integer(j[key], key, 0, 1 << 24));
+    r.max_tokens = static_cast<int>(n);
+  }
+  if (j.contains("ignore_eos")) {
+    if (!j["ignore_eos"].is_boolean()) return field_error("ignore_eos", "must be true or false");
+    r.ignore_eos = j["ignore_eos"].get<bool>();
+  }
+  VATP_RETURN_IF_ERROR(parse_sampling(j, r.sampling));
+  if (j.contains("kv")) VATP_RETURN_IF_ERROR(parse_kv(j["kv"], r.kv));
+  Result<policy::PolicyConfig> cfg = policy::config_from_flags(r.kv);
+  if (!cfg.is_ok()) return cfg.status().with_context("field \"kv\"");
+  r.kv_policy = std::move(cfg).value();
+  return r;
+}
+
+}  // namespace vatp::cli

@@ -1,0 +1,44 @@
+// A generation request as JSON — one line of `vatp batch --requests` (and, with the
+// OpenAI names, the body the server will take):
+//   {"id": any, "prompt": "..." | "messages": [{"role", "content"}...],
+//    "max_tokens" | "max_completion_tokens": N, "temperature", "top_p", "top_k", "min_p",
+//    "repeat_penalty", "repeat_last_n", "seed", "ignore_eos",
+//    "kv": {"policy", "budget", "sinks", "recent", "schedule", "chunk", "group",
+//           "value_norm", "window", "seed"}}
+// Fields not given keep the command line's defaults. Unknown fields and wrong types are
+// errors naming the field ("field \"kv.budget\": ...").
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "policy/flags.h"
+#include "runtime/sampler.h"
+#include "tokenizer/chat_template.h"
+
+namespace vatp::cli {
+
+struct RequestDefaults {
+  int max_tokens = 128;
+  runtime::SamplerParams sampling;
+  policy::PolicyFlags kv;
+};
+
+struct ParsedRequest {
+  nlohmann::json id;                             // as given (null when absent)
+  std::optional<std::string> prompt;             // raw text, or
+  std::vector<tokenizer::ChatMessage> messages;  // a conversation for the chat template
+  int max_tokens = 128;
+  bool ignore_eos = false;
+  runtime::SamplerParams sampling;
+  policy::PolicyFlags kv;
+  policy::PolicyConfig kv_policy;  // kv resolved (preset + overrides), values checked
+};
+
+// invalid_argument naming the field; the caller adds file and line.
+Result<ParsedRequest> parse_request(const nlohmann::json& j, const RequestDefaults& d);
+
+}  // namespace vatp::cli

@@ -1,0 +1,350 @@
+#include "runtime/engine.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/check.h"
+
+namespace vatp::runtime {
+
+struct Engine::Waiting {
+  int64_t id = 0;
+  Request req;
+  Sequence::CachePlan plan;
+  int64_t bytes = 0;
+  Timer since_submit;
+};
+
+struct Engine::Active {
+  Active(int64_t id_, Request r, Sequence s, const tokenizer::Tokenizer& tok)
+      : id(id_), req(std::move(r)), seq(std::move(s)), detok(tok, /*special=*/false) {}
+  int64_t id;
+  Request req;
+  Sequence seq;
+  tokenizer::StreamingDetokenizer detok;
+  int64_t bytes = 0;
+  int64_t prompt_done = 0;  // prompt tokens already run
+  int64_t piece = 0;        // rows in the step being run (0: not in it)
+  int32_t next_token = -1;  // sampled, to be fed back next step (decoding)
+  bool done = false;
+  Completion result;
+  Timer since_admit;
+  double first_token_at = -1.0;
+};
+
+Result<std::unique_ptr<Engine>> Engine::create(const model::Model& model, const tokenizer::Tokenizer& tok,
+                                               ThreadPool& pool, const EngineOptions& opts_in) {
+  EngineOptions opts = opts_in;
+  if (opts.n_ctx <= 0) return invalid_argument("context size must be > 0, got " + std::to_string(opts.n_ctx));
+  if (opts.parallel < 1)
+    return invalid_argument("--parallel must be >= 1, got " + std::to_string(opts.parallel));
+  if (opts.batch_tokens < 1)
+    return invalid_argument("--batch-tokens must be >= 1, got " + std::to_string(opts.batch_tokens));
+  if (opts.n_batch < 1)
+    return invalid_argument("batch size must be >= 1, got " + std::to_string(opts.n_batch));
+  if (opts.kv_memory < 0) return invalid_argument("--kv-memory must be >= 0");
+  if (opts.max_queue < 0) return invalid_argument("--max-queue must be >= 0");
+  if (tok.n_vocab() != model.config().n_vocab) {
+    return invalid_argument("tokenizer has " + std::to_string(tok.n_vocab()) +
+                            " tokens but the model's vocabulary is " +
+                            std::to_string(model.config().n_vocab));
+  }
+  opts.n_batch = std::min({opts.n_batch, opts.batch_tokens, opts.n_ctx});
+  return std::unique_ptr<Engine>(new Engine(model, tok, pool, opts));
+}
+
+// A step holds one decode row per running sequence plus prefill pieces: at most
+// max(batch_tokens, n_batch) prefill rows (the oldest prefilling sequence always gets
+// its piece in, so prefill never starves behind decoding).
+Engine::Engine(const model::Model& model, const tokenizer::Tokenizer& tok, ThreadPool& pool,
+               const EngineOptions& opts)
+    : model_(model),
+      tok_(tok),
+      opts_(opts),
+      exec_(model, pool, std::max(opts.batch_tokens, opts.n_batch) + opts.parallel, opts.n_ctx,
+            opts.kv_rerotate),
+      kv_pool_(opts.kv_memory),
+      logits_(static_cast<size_t>(opts.parallel) * static_cast<size_t>(model.config().n_vocab)) {
+  const size_t rows = static_cast<size_t>(exec_.max_rows());
+  tokens_.reserve(rows);
+  positions_.resize(rows);
+  seqs_.reserve(static_cast<size_t>(opts.parallel));
+  in_step_.reserve(static_cast<size_t>(opts.parallel));
+}
+
+Engine::~Engine() = default;
+
+SequenceOptions Engine::sequence_options(const Request& r) const {
+  return SequenceOptions{opts_.n_ctx, opts_.n_batch, opts_.kv_type,
+                         r.sampling,  r.kv_policy,   opts_.kv_rerotate};
+}
+
+Result<int64_t> Engine::submit(Request r) {
+  if (r.prompt.empty()) return invalid_argument("the prompt is empty (no tokens to start from)");
+  if (r.max_tokens < 0)
+    return invalid_argument("max_tokens must be >= 0, got " + std::to_string(r.max_tokens));
+  const SequenceOptions so = sequence_options(r);
+  VATP_RETURN_IF_ERROR(validate(so));
+  const int64_t n = static_cast<int64_t>(r.prompt.size());
+  const bool unbounded =
+      so.kv_rerotate && so.kv_policy.evict && policy::evicts_at(so.kv_policy, policy::Phase::kDecodeStep);
+  if (n >= opts_.n_ctx || (!unbounded && n + r.max_tokens > opts_.n_ctx)) {
+    return out_of_range("the prompt (" + std::to_string(n) + " tokens) plus " + std::to_string(r.max_tokens) +
+                        " tokens to generate do not fit in the context of " + std::to_string(opts_.n_ctx) +
+                        " tokens");
+  }
+  for (int32_t id : r.prompt) {
+    if (id < 0 || id >= model_.config().n_vocab)
+      return out_of_range("token id " + std::to_string(id) + " outside the vocabulary");
+  }
+  VATP_ASSIGN_OR_RETURN(Sequence::CachePlan plan, Sequence::plan_cache(so, n, r.max_tokens));
+  const int64_t bytes = static_cast<int64_t>(
+      kvcache::KvCache::bytes_for(model_.cache_config(plan.slots, opts_.kv_type, plan.per_query_head)));
+  if (!kv_pool_.fits_ever(bytes)) {
+    return resource_exhausted("the request's KV cache needs " + std::to_string(bytes) + " bytes (" +
+                              std::to_string(plan.slots) + " slots), more than the whole --kv-memory of " +
+                              std::to_string(kv_pool_.limit()) + " bytes");
+  }
+  if (static_cast<int>(queue_.size()) >= opts_.max_queue)
+    return resource_exhausted("the queue is full (" + std::to_string(opts_.max_queue) + " requests waiting)");
+  auto w = std::make_unique<Waiting>();
+  w->id = next_id_++;
+  w->req = std::move(r);
+  w->plan = plan;
+  w->bytes = bytes;
+  queue_.push_back(std::move(w));
+  return queue_.back()->id;
+}
+
+bool Engine::cancel(int64_t id) {
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    if ((*it)->id != id) continue;
+    Completion c;
+    c.id = id;
+    c.stats.stop = StopReason::kCancelled;
+    c.queue_seconds = (*it)->since_submit.seconds();
+    completed_.push_back(std::move(c));
+    queue_.erase(it);
+    return true;
+  }
+  for (auto& a : active_) {
+    if (a->id != id || a->done) continue;
+    finish(*a, StopReason::kCancelled);
+    reap();
+    return true;
+  }
+  return false;
+}
+
+// FIFO: the head waits until its cache fits; nothing behind it overtakes it.
+void Engine::admit() {
+  while (!queue_.empty() && static_cast<int>(active_.size()) < opts_.parallel) {
+    Waiting& w = *queue_.front();
+    if (!kv_pool_.try_reserve(w.bytes)) break;
+    const Status st = start(w);
+    if (!st.is_ok()) {
+      kv_pool_.release(w.bytes);
+      Completion c;
+      c.id = w.id;
+      c.status = st;
+      completed_.push_back(std::move(c));
+    }
+    queue_.pop_front();
+  }
+}
+
+Status Engine::start(Waiting& w) {
+  const double waited = w.since_submit.seconds();
+  VATP_ASSIGN_OR_RETURN(Sequence seq, Sequence::create(model_, sequence_options(w.req), w.plan.slots));
+  VATP_RETURN_IF_ERROR(seq.begin_policy(static_cast<int64_t>(w.req.prompt.size()), w.req.max_tokens));
+  VATP_CHECK(static_cast<int64_t>(seq.cache().bytes_allocated()) <= w.bytes);
+  for (int32_t id : w.req.prompt) seq.sampler().accept(id);
+  auto a = std::make_unique<Active>(w.id, std::move(w.req), std::move(seq), tok_);
+  a->bytes = w.bytes;
+  a->result.id = a->id;
+  a->result.kv_bytes_reserved = w.bytes;
+  a->result.queue_seconds = waited;
+  active_.push_back(std::move(a));
+  return Status::ok();
+}
+
+int64_t Engine::kv_bytes_allocated() const {
+  int64_t n = 0;
+  for (const auto& a : active_) n += static_cast<int64_t>(a->seq.cache().bytes_allocated());
+  return n;
+}
+
+std::vector<Completion> Engine::take_completed() {
+  std::vector<Completion> out;
+  out.swap(completed_);
+  return out;
+}
+
+// Decode rows first (one per decoding sequence), then prefill pieces in admission order
+// while they fit in batch_tokens; the oldest prefilling sequence always gets its piece.
+Status Engine::build_step() {
+  tokens_.clear();
+  seqs_.clear();
+  in_step_.clear();
+  auto add = [&](Active& a, std::span<const int32_t> ids, bool want_logits) -> Status {
+    const int64_t row0 = static_cast<int64_t>(tokens_.size());
+    model::BatchSeq bs;
+    VATP_RETURN_IF_ERROR(
+        a.seq.prepare_rows(ids, &positions_[static_cast<size_t>(row0)], want_logits, row0, bs));
+    tokens_.insert(tokens_.end(), ids.begin(), ids.end());
+    seqs_.push_back(bs);
+    in_step_.push_back(&a);
+    a.piece = bs.n_rows;
+    return Status::ok();
+  };
+  for (auto& a : active_) {
+    if (a->done || a->next_token < 0) continue;
+    const Status st = add(*a, std::span<const int32_t>(&a->next_token, 1), true);
+    if (!st.is_ok()) finish(*a, StopReason::kNone, st);
+  }
+  const int64_t n_decode = static_cast<int64_t>(tokens_.size());
+  int64_t prefill_rows = 0;
+  for (auto& a : active_) {
+    const int64_t n = static_cast<int64_t>(a->req.prompt.size());
+    if (a->done || a->prompt_done >= n) continue;
+    const int64_t len = a->seq.prefill_piece(a->prompt_done, n);
+    if (prefill_rows > 0 && n_decode + prefill_rows + len > opts_.batch_tokens) break;
+    const auto ids = std::span<const int32_t>(a->req.prompt)
+                         .subspan(static_cast<size_t>(a->prompt_done), static_cast<size_t>(len));
+    const Status st = add(*a, ids, a->prompt_done + len == n);
+    if (!st.is_ok()) {
+      finish(*a, StopReason::kNone, st);
+      continue;
+    }
+    prefill_rows += len;
+  }
+  stats_.decode_rows += n_decode;
+  stats_.prefill_rows += prefill_rows;
+  return Status::ok();
+}
+
+Result<bool> Engine::step() {
+  reap();
+  admit();
+  VATP_RETURN_IF_ERROR(build_step());
+  reap();
+  if (tokens_.empty()) return !idle();
+  Timer t;
+  const model::Batch b{tokens_.data(), positions_.data(), static_cast<int64_t>(tokens_.size()), seqs_,
+                       logits_.data()};
+  const Status st = exec_.run(b);
+  const double secs = t.seconds();
+  stats_.steps += 1;
+  stats_.rows += b.n_rows;
+  stats_.forward_seconds += secs;
+  if (!st.is_ok()) {
+    fail_batch(st);
+  } else {
+    const size_t nv = static_cast<size_t>(model_.config().n_vocab);
+    size_t logit_row = 0;
+    for (size_t i = 0; i < in_step_.size(); ++i) {
+      Active& a = *in_step_[i];
+      a.seq.commit(a.piece);
+      if (seqs_[i].n_logit_rows > 0) {
+        std::memcpy(a.seq.logits(), &logits_[logit_row * nv], nv * sizeof(float));
+        ++logit_row;
+      }
+      after_forward(a, secs);
+    }
+  }
+  reap();
+  return true;
+}
+
+void Engine::fail_batch(const Status& st) {
+  for (Active* a : in_step_) finish(*a, StopReason::kNone, st);
+}
+
+// The sequence's rows ran: evict at its policy's points, then sample if it has logits.
+void Engine::after_forward(Active& a, double step_seconds) {
+  SessionStats& s = a.seq.mutable_stats();
+  const bool was_decode = a.next_token >= 0;
+  a.piece = 0;
+  if (!was_decode) {
+    const Status st = after_prefill_piece(a, step_seconds);
+    if (!st.is_ok()) return finish(a, StopReason::kNone, st);
+    if (a.prompt_done < static_cast<int64_t>(a.req.prompt.size())) return;
+    if (a.req.max_tokens == 0) return finish(a, StopReason::kMaxTokens);
+  } else {
+    s.decode_seconds += step_seconds;
+    s.n_decoded += 1;
+    const Status st = a.seq.evict(policy::Phase::kDecodeStep);
+    if (!st.is_ok()) return finish(a, StopReason::kNone, st);
+    a.seq.update_kv_stats();
+  }
+  if (a.req.on_logits) a.req.on_logits(a.seq.logits());
+  after_sample(a, a.seq.sample_next());
+}
+
+Status Engine::after_prefill_piece(Active& a, double step_seconds) {
+  SessionStats& s = a.seq.mutable_stats();
+  const int64_t n = static_cast<int64_t>(a.req.prompt.size());
+  const int64_t len = a.seq.n_past() - a.prompt_done;
+  a.prompt_done += len;
+  s.prefill_seconds += step_seconds;
+  s.n_prompt += len;
+  a.seq.update_kv_stats();
+  const KvEvictor* e = a.seq.evictor();
+  if (e == nullptr) return Status::ok();
+  if (a.prompt_done < n) {
+    if (a.prompt_done % e->prefill_chunk() == 0) return a.seq.evict(policy::Phase::kPrefillChunk);
+    return Status::ok();
+  }
+  a.seq.end_prefill();
+  return a.seq.evict(policy::Phase::kPrefillEnd);
+}
+
+// The loop body of Session::continue_generation, one token at a time.
+void Engine::after_sample(Active& a, int32_t id) {
+  if (a.first_token_at < 0) a.first_token_at = a.since_admit.seconds();
+  a.result.tokens.push_back(id);
+  a.seq.mutable_stats().n_generated += 1;
+  const bool eog = tok_.is_eog(id) && !a.req.ignore_eos;
+  std::string piece;
+  if (!eog) {
+    piece = a.detok.push(id);
+    a.result.text += piece;
+  }
+  const bool go_on = !a.req.on_token || a.req.on_token(id, piece);
+  if (eog) return finish(a, StopReason::kEndOfGeneration);
+  if (!go_on) return finish(a, StopReason::kCallback);
+  // The last token is not fed back: nothing would read its logits.
+  if (static_cast<int>(a.result.tokens.size()) >= a.req.max_tokens) return finish(a, StopReason::kMaxTokens);
+  a.next_token = id;
+}
+
+void Engine::finish(Active& a, StopReason why, Status status) {
+  if (a.done) return;
+  a.done = true;
+  a.next_token = -1;
+  const std::string rest = a.detok.flush();
+  if (!rest.empty()) {
+    a.result.text += rest;
+    if (a.req.on_token && status.is_ok()) a.req.on_token(kFlushId, rest);
+  }
+  a.seq.update_kv_stats();
+  a.result.status = std::move(status);
+  a.result.stats = a.seq.stats();
+  a.result.stats.stop = a.result.status.is_ok() ? why : StopReason::kNone;
+  const double now = a.since_admit.seconds();
+  const double first = a.first_token_at < 0 ? now : a.first_token_at;
+  a.result.prefill_seconds = first;
+  a.result.decode_seconds = now - first;
+}
+
+// Finished sequences leave the step's bookkeeping and give their memory back.
+void Engine::reap() {
+  auto it = std::stable_partition(active_.begin(), active_.end(), [](const auto& a) { return !a->done; });
+  for (auto j = it; j != active_.end(); ++j) {
+    kv_pool_.release((*j)->bytes);
+    completed_.push_back(std::move((*j)->result));
+  }
+  active_.erase(it, active_.end());
+}
+
+}  // namespace vatp::runtime

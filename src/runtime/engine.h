@@ -1,0 +1,148 @@
+// The batched engine: many sequences per forward pass (continuous batching) under a
+// byte bound on their KV caches.
+//
+// Each step() runs one forward call holding the next token of every decoding sequence
+// plus prefill pieces of admitted ones, up to batch_tokens rows (chunked prefill: a long
+// prompt never stalls the others' decoding); then each sequence samples, evicts at its
+// own policy's schedule points and finishes or goes on. Sequences in one step may use
+// different policies and budgets.
+//
+// Admission is FIFO: the oldest waiting request is admitted once its cache's peak size
+// (Sequence::plan_cache) fits in the pool; the ones behind it wait. A request that can
+// never fit, or arrives at a full queue, is refused at submit().
+//
+// Batch invariance: a sequence's pieces are cut by its own settings only (n_batch and
+// its policy's chunk), never by what else is in the step, and every kernel gives a row
+// the same bits whatever else is in the batch, so a sequence's tokens and logits are
+// bit-identical to a Session running it alone with the same n_batch (tests/runtime/
+// engine_test.cc).
+//
+// Single-threaded: one thread calls submit/cancel/step (the server's scheduler thread).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "core/timer.h"
+#include "model/model.h"
+#include "runtime/kv_pool.h"
+#include "runtime/sequence.h"
+#include "runtime/session.h"
+#include "tokenizer/tokenizer.h"
+
+namespace vatp::runtime {
+
+struct EngineOptions {
+  int n_ctx = 4096;        // positions per sequence (prompt + generated)
+  int parallel = 8;        // sequences running at once
+  int batch_tokens = 512;  // prefill rows per step, beside one decode row per sequence
+  int n_batch = 256;       // one sequence's prompt tokens per forward call (<= batch_tokens)
+  int64_t kv_memory = 0;   // bytes for all live caches (K/V + metadata); 0: no limit
+  int max_queue = 1024;    // requests waiting for admission
+  kvcache::KvType kv_type = kvcache::KvType::F16;
+  bool kv_rerotate = false;
+};
+
+struct Request {
+  std::vector<int32_t> prompt;
+  int max_tokens = 128;
+  SamplerParams sampling;
+  policy::PolicyConfig kv_policy;
+  bool ignore_eos = false;  // end-of-generation tokens do not stop it (benchmarks)
+  TokenCallback on_token;   // optional: each token's text as it comes; false stops
+  // Optional: the logits each token is sampled from ([n_vocab], before sampling).
+  std::function<void(const float* logits)> on_logits;
+};
+
+struct Completion {
+  int64_t id = 0;
+  Status status;                // ok, or why this request failed
+  std::vector<int32_t> tokens;  // generated ids (a final end-of-generation token included)
+  std::string text;             // their text (special tokens not rendered)
+  SessionStats stats;
+  int64_t kv_bytes_reserved = 0;  // what the pool held for it
+  double queue_seconds = 0.0;     // submit → admission
+  double prefill_seconds = 0.0;   // admission → first token
+  double decode_seconds = 0.0;    // first token → done
+};
+
+struct EngineStats {
+  int64_t steps = 0;
+  int64_t rows = 0;  // forward rows summed over steps
+  int64_t decode_rows = 0;
+  int64_t prefill_rows = 0;
+  double forward_seconds = 0.0;
+};
+
+class Engine {
+ public:
+  // Model, tokenizer and pool must outlive the engine.
+  static Result<std::unique_ptr<Engine>> create(const model::Model& model, const tokenizer::Tokenizer& tok,
+                                                ThreadPool& pool, const EngineOptions& opts);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Validates and queues a request; its id. invalid_argument / out_of_range for a bad
+  // request (empty or too long a prompt, bad policy or sampling settings),
+  // resource_exhausted if its cache can never fit in the pool or the queue is full.
+  Result<int64_t> submit(Request r);
+  // Ends a waiting or running request now (stop reason "cancelled"; its memory is
+  // returned at once). False if the id is unknown or already done.
+  bool cancel(int64_t id);
+  // One scheduling step (admission + one forward call). Ok and false when there is
+  // nothing to do. A failure of one sequence fails only that request.
+  Result<bool> step();
+  // Requests finished since the last call, in the order they finished.
+  std::vector<Completion> take_completed();
+
+  bool idle() const { return queue_.empty() && active_.empty(); }
+  int n_waiting() const { return static_cast<int>(queue_.size()); }
+  int n_running() const { return static_cast<int>(active_.size()); }
+  const KvPool& kv_pool() const { return kv_pool_; }
+  // Bytes the running sequences' caches allocate now (≤ kv_pool().used()).
+  int64_t kv_bytes_allocated() const;
+  const EngineStats& stats() const { return stats_; }
+  const EngineOptions& options() const { return opts_; }
+
+ private:
+  struct Waiting;
+  struct Active;
+  Engine(const model::Model& model, const tokenizer::Tokenizer& tok, ThreadPool& pool,
+         const EngineOptions& opts);
+  SequenceOptions sequence_options(const Request& r) const;
+  void admit();
+  Status start(Waiting& w);
+  Status build_step();
+  void after_forward(Active& a, double step_seconds);
+  Status after_prefill_piece(Active& a, double step_seconds);
+  void after_sample(Active& a, int32_t id);
+  void finish(Active& a, StopReason why, Status status = Status::ok());
+  void fail_batch(const Status& st);
+  void reap();
+
+  const model::Model& model_;
+  const tokenizer::Tokenizer& tok_;
+  EngineOptions opts_;
+  Executor exec_;
+  KvPool kv_pool_;
+  int64_t next_id_ = 1;
+  std::deque<std::unique_ptr<Waiting>> queue_;
+  std::vector<std::unique_ptr<Active>> active_;  // admission order
+  std::vector<Completion> completed_;
+  EngineStats stats_;
+  // The step being built: rows and which sequences they belong to.
+  std::vector<int32_t> tokens_, positions_;
+  std::vector<model::BatchSeq> seqs_;
+  std::vector<Active*> in_step_;
+  std::vector<float> logits_;  // [parallel × n_vocab]
+};
+
+}  // namespace vatp::runtime

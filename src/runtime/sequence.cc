@@ -1,0 +1,213 @@
+#include "runtime/sequence.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "core/timer.h"
+
+namespace vatp::runtime {
+
+const char* stop_reason_name(StopReason r) {
+  switch (r) {
+    case StopReason::kNone: return "none";
+    case StopReason::kEndOfGeneration: return "eog";
+    case StopReason::kMaxTokens: return "max_tokens";
+    case StopReason::kCallback: return "callback";
+    case StopReason::kStopString: return "stop";
+    case StopReason::kCancelled: return "cancelled";
+  }
+  return "?";
+}
+
+Status validate(const SequenceOptions& opts) {
+  if (opts.n_ctx <= 0) return invalid_argument("context size must be > 0, got " + std::to_string(opts.n_ctx));
+  if (opts.n_batch <= 0)
+    return invalid_argument("batch size must be > 0, got " + std::to_string(opts.n_batch));
+  VATP_RETURN_IF_ERROR(validate(opts.sampling));
+  if (opts.kv_rerotate && opts.kv_policy.evict && opts.kv_policy.schedule == policy::Schedule::kChunked &&
+      opts.kv_policy.scorer == policy::Scorer::kWindowAttention) {
+    // The prompt window is given in original positions, which rerotation renumbers
+    // after every chunk.
+    return invalid_argument("--kv-rerotate cannot be combined with a windowed scorer (" +
+                            opts.kv_policy.name + ") under the chunked schedule; use oneshot or continuous");
+  }
+  return Status::ok();
+}
+
+Result<Sequence> Sequence::create(const model::Model& model, const SequenceOptions& opts_in,
+                                  int initial_capacity) {
+  SequenceOptions opts = opts_in;
+  VATP_RETURN_IF_ERROR(validate(opts));
+  opts.n_batch = std::min(opts.n_batch, opts.n_ctx);
+  // With an evicting policy the real cache is sized by begin_policy() once the prompt
+  // length is known; allocating n_ctx slots here would defeat the memory bound.
+  int cap = initial_capacity > 0 ? std::min(initial_capacity, opts.n_ctx) : opts.n_ctx;
+  if (opts.kv_policy.evict) cap = 1;
+  VATP_ASSIGN_OR_RETURN(kvcache::KvCache cache, model.make_cache(cap, opts.kv_type));
+  return Sequence(model, opts, std::move(cache));
+}
+
+Sequence::Sequence(const model::Model& model, const SequenceOptions& opts, kvcache::KvCache cache)
+    : model_(&model),
+      opts_(opts),
+      cache_(std::move(cache)),
+      sampler_(model.config().n_vocab, opts.sampling),
+      logits_(static_cast<size_t>(model.config().n_vocab), 0.0f) {
+  update_kv_stats();
+}
+
+namespace {
+
+// The evictor's peak, tightened by a known generation length: a one-shot policy's cache
+// grows from its budget by one slot per generated token, not up to the context.
+int64_t peak_slots(const KvEvictor& e, int64_t prompt_len, int n_predict, int64_t n_ctx) {
+  int64_t cap = std::min<int64_t>(e.capacity(), n_ctx);
+  if (n_predict >= 0 && e.config().schedule == policy::Schedule::kOneShot)
+    cap = std::min(cap, std::max(prompt_len, e.split().total + n_predict));
+  return cap;
+}
+
+}  // namespace
+
+Result<Sequence::CachePlan> Sequence::plan_cache(const SequenceOptions& opts, int64_t prompt_len,
+                                                 int n_predict) {
+  if (!opts.kv_policy.evict)
+    return CachePlan{static_cast<int>(std::min<int64_t>(prompt_len + n_predict, opts.n_ctx)), false};
+  VATP_ASSIGN_OR_RETURN(KvEvictor e, KvEvictor::create(opts.kv_policy, prompt_len, opts.n_ctx));
+  return CachePlan{static_cast<int>(peak_slots(e, prompt_len, n_predict, opts.n_ctx)), e.per_query_head()};
+}
+
+void Sequence::reset() {
+  cache_.clear();
+  sampler_.reset();
+  evictor_.reset();
+  n_past_ = 0;
+  stats_ = SessionStats{};
+  std::fill(logits_.begin(), logits_.end(), 0.0f);
+  update_kv_stats();
+}
+
+void Sequence::update_kv_stats() {
+  stats_.kv_bytes_allocated = static_cast<int64_t>(cache_.bytes_allocated());
+  stats_.kv_bytes_used = static_cast<int64_t>(cache_.kv_bytes_used());
+  stats_.kv_bytes_full = static_cast<int64_t>(cache_.kv_bytes_per_token()) * n_past_;
+}
+
+Status Sequence::check_fits(int64_t n_prompt, int n_predict) const {
+  const int64_t ctx = opts_.n_ctx;
+  const int64_t start = n_past_;
+  // Rerotation with a policy that evicts every decode step keeps positions below the
+  // budget: only the prompt must fit.
+  const bool unbounded = opts_.kv_rerotate && opts_.kv_policy.evict &&
+                         policy::evicts_at(opts_.kv_policy, policy::Phase::kDecodeStep);
+  if (start + n_prompt >= ctx || (!unbounded && start + n_prompt + n_predict > ctx)) {
+    return out_of_range(
+        "the prompt (" + std::to_string(n_prompt) + " tokens" +
+        (start > 0 ? ", after " + std::to_string(start) + " already in the cache" : std::string()) +
+        ") plus " + std::to_string(n_predict) + " tokens to generate do not fit in the context of " +
+        std::to_string(ctx) + " tokens (raise -c or shorten the prompt / -n)");
+  }
+  return Status::ok();
+}
+
+Status Sequence::begin_policy(int64_t prompt_len, int n_predict) {
+  evictor_.reset();
+  prompt_len_ = prompt_len;
+  if (!opts_.kv_policy.evict) return Status::ok();
+  VATP_ASSIGN_OR_RETURN(KvEvictor e, KvEvictor::create(opts_.kv_policy, prompt_len, opts_.n_ctx));
+  if (n_past_ != 0) return invalid_argument("a KV policy must be set up before the first token");
+  // The cache holds the policy's peak, not the context: this is where memory is saved.
+  const int64_t cap = peak_slots(e, prompt_len, n_predict, opts_.n_ctx);
+  VATP_ASSIGN_OR_RETURN(cache_, model_->make_cache(static_cast<int>(cap), opts_.kv_type, e.per_query_head()));
+  evictor_.emplace(std::move(e));
+  update_kv_stats();
+  return Status::ok();
+}
+
+Status Sequence::resize_cache(int slots) {
+  if (n_past_ != 0) return invalid_argument("the cache can only be resized before the first token");
+  VATP_ASSIGN_OR_RETURN(cache_, model_->make_cache(slots, opts_.kv_type, cache_.stat_rows() > 1));
+  update_kv_stats();
+  return Status::ok();
+}
+
+int64_t Sequence::prefill_piece(int64_t done, int64_t prompt_len) const {
+  int64_t end = prompt_len;
+  // With the chunked schedule the policy evicts after every `chunk` prompt tokens.
+  if (evictor_) {
+    const int64_t chunk = evictor_->prefill_chunk();
+    end = std::min(prompt_len, (done / chunk + 1) * chunk);
+  }
+  return std::min<int64_t>(end - done, opts_.n_batch);
+}
+
+Status Sequence::prepare_rows(std::span<const int32_t> ids, int32_t* positions, bool want_logits,
+                              int64_t row0, model::BatchSeq& out) {
+  const int64_t m = static_cast<int64_t>(ids.size());
+  if (m <= 0 || m > opts_.n_batch) {
+    return invalid_argument("a forward call takes 1.." + std::to_string(opts_.n_batch) + " tokens, got " +
+                            std::to_string(m));
+  }
+  // Positions: the token count so far, or with rerotation the cache length (every
+  // head holds the same number of tokens: budgets are per head and equal).
+  int64_t base = n_past_;
+  if (opts_.kv_rerotate) {
+    base = cache_.max_length();
+    if (cache_.min_length() != base)
+      return internal_error("--kv-rerotate needs every KV head to hold the same number of tokens");
+  }
+  if (base + m > opts_.n_ctx) {
+    return out_of_range("context full: " + std::to_string(base) + " + " + std::to_string(m) + " tokens > " +
+                        std::to_string(opts_.n_ctx));
+  }
+  const int32_t n_vocab = model_->config().n_vocab;
+  for (int32_t id : ids) {
+    if (id < 0 || id >= n_vocab)
+      return out_of_range("token id " + std::to_string(id) + " outside the vocabulary");
+  }
+  for (int64_t i = 0; i < m; ++i) positions[i] = static_cast<int32_t>(base + i);
+  const bool decoding = evictor_ && n_past_ >= prompt_len_;
+  const model::AttentionStatsRequest* req = stats_override_;
+  if (req == nullptr && evictor_) req = evictor_->request(decoding);
+  out = model::BatchSeq{&cache_, row0, m, req, want_logits ? 1 : 0};
+  return Status::ok();
+}
+
+void Sequence::end_prefill() {
+  if (evictor_) evictor_->end_prefill(cache_);
+}
+
+Status Sequence::evict(policy::Phase phase) {
+  if (!evictor_) return Status::ok();
+  Timer t;
+  VATP_ASSIGN_OR_RETURN(int64_t removed, evictor_->maybe_evict(phase, cache_));
+  stats_.tokens_evicted += removed;
+  if (opts_.kv_rerotate && removed > 0) cache_.renumber_positions();
+  stats_.scoring_seconds += t.seconds();
+  update_kv_stats();
+  return Status::ok();
+}
+
+int32_t Sequence::sample_next() {
+  Timer t;
+  const int32_t n_vocab = model_->config().n_vocab;
+  for (int32_t id : banned_next_) {
+    if (id >= 0 && id < n_vocab) logits_[static_cast<size_t>(id)] = -INFINITY;
+  }
+  banned_next_.clear();
+  const int32_t id = sampler_.sample(logits_.data());
+  sampler_.accept(id);
+  stats_.sample_seconds += t.seconds();
+  return id;
+}
+
+Executor::Executor(const model::Model& model, ThreadPool& pool, int max_rows, int kv_capacity,
+                   bool kv_rerotate, model::TensorTap tap)
+    : model_(model), pool_(pool), kv_capacity_(kv_capacity) {
+  scratch_.reserve(model.config(), max_rows, pool.size(), kv_capacity);
+  if (kv_rerotate) scratch_.enable_key_rerotation(model.config());
+  scratch_.tap = std::move(tap);
+}
+
+}  // namespace vatp::runtime

@@ -1,0 +1,165 @@
+// One sequence's state (one request): its KV cache, KV policy (evictor), sampler,
+// positions, logits and counters. It owns no forward-pass resources: an Executor (one
+// sequence at a time, as Session does) or the Engine (many per step) runs its rows.
+//
+// Positions: n_past() counts the tokens processed since the start; token i of the
+// sequence sits at position i whatever the cache later evicts (with --kv-rerotate: the
+// cache length, renumbered after every eviction).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "core/status.h"
+#include "kvcache/kv_cache.h"
+#include "model/batch.h"
+#include "model/model.h"
+#include "policy/policy.h"
+#include "runtime/kv_evictor.h"
+#include "runtime/sampler.h"
+
+namespace vatp::runtime {
+
+struct SequenceOptions {
+  int n_ctx = 4096;   // positions the sequence may reach (prompt + generated)
+  int n_batch = 256;  // prompt tokens per forward call; clamped to n_ctx
+  kvcache::KvType kv_type = kvcache::KvType::F16;
+  SamplerParams sampling;
+  policy::PolicyConfig kv_policy;
+  bool kv_rerotate = false;  // see SessionOptions::kv_rerotate
+};
+
+// Why generation stopped.
+enum class StopReason { kNone, kEndOfGeneration, kMaxTokens, kCallback, kStopString, kCancelled };
+// "none", "eog", "max_tokens", "callback", "stop", "cancelled"
+const char* stop_reason_name(StopReason r);
+
+// Counters since the start. Extensible: KV policies add to the last group.
+struct SessionStats {
+  int64_t n_prompt = 0;     // tokens run through prefill
+  int64_t n_generated = 0;  // tokens sampled (a final end-of-generation token included)
+  int64_t n_decoded = 0;    // decode steps (sampled tokens fed back)
+  double prefill_seconds = 0.0;
+  double decode_seconds = 0.0;  // decode forward passes (batched: the steps it took part in)
+  double sample_seconds = 0.0;  // time inside the sampler
+  StopReason stop = StopReason::kNone;
+
+  int64_t kv_bytes_allocated = 0;  // the cache as allocated (K/V + per-slot metadata)
+  int64_t kv_bytes_used = 0;       // K/V bytes of the live slots
+  int64_t kv_bytes_full = 0;       // K/V bytes a full cache of n_past tokens would hold
+  int64_t tokens_evicted = 0;      // (KV policies) slots removed, summed over layers and heads
+  double scoring_seconds = 0.0;    // (KV policies) time choosing and applying evictions
+
+  double prefill_tok_per_s() const { return prefill_seconds > 0 ? n_prompt / prefill_seconds : 0.0; }
+  double decode_tok_per_s() const { return decode_seconds > 0 ? n_decoded / decode_seconds : 0.0; }
+};
+
+// Checks the options that need no prompt: sizes > 0, sampling ranges, rerotation
+// combinations.
+Status validate(const SequenceOptions& opts);
+
+class Sequence {
+ public:
+  // With an evicting policy the cache is sized by begin_policy() once the prompt length
+  // is known; a full cache gets `initial_capacity` slots (n_ctx when 0).
+  static Result<Sequence> create(const model::Model& model, const SequenceOptions& opts,
+                                 int initial_capacity = 0);
+
+  // The cache this sequence needs at its peak for a prompt of prompt_len tokens and
+  // n_predict generated ones: slots per (layer, KV head) = the policy's budget + chunk,
+  // or prompt + n_predict for a full cache (at most n_ctx). Validates the policy.
+  struct CachePlan {
+    int slots = 0;
+    bool per_query_head = false;
+  };
+  static Result<CachePlan> plan_cache(const SequenceOptions& opts, int64_t prompt_len, int n_predict);
+
+  // out_of_range unless n_prompt more tokens plus n_predict generated ones fit in the
+  // context after n_past() (and the prompt alone leaves room).
+  Status check_fits(int64_t n_prompt, int n_predict) const;
+  // Sets up the KV policy for a prompt of prompt_len tokens (validation, cache sized for
+  // the budget; with n_predict >= 0 a one-shot policy's cache holds budget + n_predict
+  // rather than growing to n_ctx). Before the first token only. No-op for "full".
+  Status begin_policy(int64_t prompt_len, int n_predict = -1);
+  // Re-allocates a full cache for exactly `slots` slots (before the first token).
+  Status resize_cache(int slots);
+
+  // Describes the forward rows for `ids` (1..n_batch tokens at positions from n_past())
+  // and writes their positions; `want_logits`: the last row's logits. The caller runs
+  // the batch, then calls commit(ids.size()).
+  Status prepare_rows(std::span<const int32_t> ids, int32_t* positions, bool want_logits, int64_t row0,
+                      model::BatchSeq& out);
+  void commit(int64_t n_tokens) { n_past_ += n_tokens; }
+
+  // End of the prompt (windowed scorers' prefill scale), then the policy's evictions.
+  void end_prefill();
+  Status evict(policy::Phase phase);
+
+  // Picks the next token from logits() and records it in the sampler's history.
+  int32_t sample_next();
+  // The next sample_next() cannot pick these ids (their logits become −inf once).
+  void ban_next_tokens(std::span<const int32_t> ids) { banned_next_.assign(ids.begin(), ids.end()); }
+
+  void reset();  // empties the cache, restarts the sampler (same seed), zeroes the stats
+  void update_kv_stats();
+
+  int64_t n_past() const { return n_past_; }
+  int64_t prompt_len() const { return prompt_len_; }
+  void set_prompt_len(int64_t n) { prompt_len_ = n; }
+  const SequenceOptions& options() const { return opts_; }
+  SequenceOptions& mutable_options() { return opts_; }
+  float* logits() { return logits_.data(); }
+  const float* logits() const { return logits_.data(); }
+  const SessionStats& stats() const { return stats_; }
+  SessionStats& mutable_stats() { return stats_; }
+  const kvcache::KvCache& cache() const { return cache_; }
+  kvcache::KvCache& cache() { return cache_; }
+  void set_cache(kvcache::KvCache c) { cache_ = std::move(c); }
+  Sampler& sampler() { return sampler_; }
+  const KvEvictor* evictor() const { return evictor_ ? &*evictor_ : nullptr; }
+  KvEvictor* mutable_evictor() { return evictor_ ? &*evictor_ : nullptr; }
+  void set_evictor(std::optional<KvEvictor> e) { evictor_ = std::move(e); }
+  // Prompt tokens per forward call: n_batch, cut at the chunked schedule's boundaries.
+  int64_t prefill_piece(int64_t done, int64_t prompt_len) const;
+  // Overrides the policy's statistics request (sweeps' shared prefill); nullptr: none.
+  void set_stats_override(const model::AttentionStatsRequest* r) { stats_override_ = r; }
+
+ private:
+  Sequence(const model::Model& model, const SequenceOptions& opts, kvcache::KvCache cache);
+
+  const model::Model* model_;
+  SequenceOptions opts_;
+  kvcache::KvCache cache_;
+  Sampler sampler_;
+  int64_t n_past_ = 0;
+  int64_t prompt_len_ = 0;
+  SessionStats stats_;
+  std::vector<float> logits_;         // [n_vocab] logits of the last processed token
+  std::vector<int32_t> banned_next_;  // ids sample_next() must not pick, once
+  std::optional<KvEvictor> evictor_;
+  const model::AttentionStatsRequest* stats_override_ = nullptr;
+};
+
+// Shared forward-pass resources: model, thread pool, scratch for the largest step.
+// Runs a Batch of any sequences' rows.
+class Executor {
+ public:
+  // max_rows: rows per step; kv_capacity: the largest cache any sequence will have.
+  Executor(const model::Model& model, ThreadPool& pool, int max_rows, int kv_capacity, bool kv_rerotate,
+           model::TensorTap tap = {});
+  Status run(const model::Batch& batch) { return model_.forward(batch, scratch_, pool_); }
+  const model::Model& model() const { return model_; }
+  ThreadPool& pool() { return pool_; }
+  int max_rows() const { return scratch_.max_m(); }
+  int kv_capacity() const { return kv_capacity_; }
+
+ private:
+  const model::Model& model_;
+  ThreadPool& pool_;
+  model::ForwardScratch scratch_;
+  int kv_capacity_;
+};
+
+}  // namespace vatp::runtime

@@ -1,0 +1,251 @@
+// The batched engine on the real SmolLM2 model: batch invariance against Session runs
+// of the same requests alone, and the scheduler's properties (FIFO admission, the KV
+// pool bound after every step, cancellation, per-request failures).
+#include "runtime/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/smol_fixture.h"
+#include "policy/flags.h"
+#include "runtime/session.h"
+
+namespace vatp::runtime {
+namespace {
+
+uint64_t hash_logits(const float* x, int n) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a over the bytes: equal iff bit-identical (whp)
+  const auto* b = reinterpret_cast<const unsigned char*>(x);
+  for (size_t i = 0; i < static_cast<size_t>(n) * sizeof(float); ++i) h = (h ^ b[i]) * 1099511628211ull;
+  return h;
+}
+
+struct Trace {
+  std::vector<int32_t> tokens;
+  std::vector<uint64_t> logits;  // one hash per sampled token
+};
+
+struct Case {
+  size_t prompt_words;  // prompt length in words of the prose file
+  std::string policy;
+  std::string budget;
+  std::string schedule;  // empty: the preset's
+  float temp;
+  int max_tokens;
+};
+
+class EngineSmol : public testing_util::SmolModelTest {
+ protected:
+  static constexpr int kCtx = 1024, kBatch = 64;
+
+  std::vector<int32_t> prompt(size_t words, size_t skip) const {
+    std::ifstream in(std::string(VATP_SOURCE_DIR) + "/tests/data/jargon-4.4.7-prose.txt");
+    std::string w, text;
+    for (size_t i = 0; i < skip + words && (in >> w); ++i) {
+      if (i >= skip) text += (text.empty() ? "" : " ") + w;
+    }
+    return tok_->encode(text, true, false);
+  }
+  static policy::PolicyConfig policy_of(const Case& c) {
+    policy::PolicyFlags f;
+    f.policy = c.policy;
+    if (!c.budget.empty()) f.budget = c.budget;
+    if (!c.schedule.empty()) f.schedule = c.schedule;
+    if (c.schedule == "chunked") f.chunk = "40";
+    auto cfg = policy::config_from_flags(f);
+    EXPECT_TRUE(cfg.is_ok()) << cfg.status().to_string();
+    return *cfg;
+  }
+  static SamplerParams sampling_of(const Case& c, uint64_t seed) {
+    SamplerParams p;
+    p.temp = c.temp;
+    p.seed = seed;
+    return p;
+  }
+  Trace run_alone(const std::vector<int32_t>& p, const Case& c, uint64_t seed) {
+    SessionOptions o;
+    o.n_ctx = kCtx;
+    o.n_batch = kBatch;
+    o.sampling = sampling_of(c, seed);
+    o.kv_policy = policy_of(c);
+    auto s = Session::create(*model_, *tok_, *pool_, o);
+    EXPECT_TRUE(s.is_ok()) << s.status().to_string();
+    Trace t;
+    auto ids = (*s)->generate(p, c.max_tokens, [&](int32_t id, std::string_view) {
+      if (id != kFlushId) t.logits.push_back(hash_logits((*s)->last_logits(), (*s)->n_vocab()));
+      return true;
+    });
+    EXPECT_TRUE(ids.is_ok()) << ids.status().to_string();
+    if (ids.is_ok()) t.tokens = *ids;
+    return t;
+  }
+  Request request_of(const std::vector<int32_t>& p, const Case& c, uint64_t seed, Trace* t) {
+    Request r;
+    r.prompt = p;
+    r.max_tokens = c.max_tokens;
+    r.sampling = sampling_of(c, seed);
+    r.kv_policy = policy_of(c);
+    const int nv = model_->config().n_vocab;
+    r.on_logits = [t, nv](const float* l) { t->logits.push_back(hash_logits(l, nv)); };
+    return r;
+  }
+  static EngineOptions engine_options(int parallel, int batch_tokens, int64_t kv_memory = 0) {
+    EngineOptions o;
+    o.n_ctx = kCtx;
+    o.n_batch = kBatch;
+    o.parallel = parallel;
+    o.batch_tokens = batch_tokens;
+    o.kv_memory = kv_memory;
+    return o;
+  }
+  // Steps the engine until idle, checking the pool bound after every step.
+  std::vector<Completion> drain(Engine& e) {
+    std::vector<Completion> done;
+    for (int guard = 0; guard < 100000; ++guard) {
+      auto more = e.step();
+      EXPECT_TRUE(more.is_ok()) << more.status().to_string();
+      if (e.kv_pool().limit() > 0) {
+        EXPECT_LE(e.kv_pool().used(), e.kv_pool().limit());
+      }
+      EXPECT_LE(e.kv_bytes_allocated(), e.kv_pool().used());
+      for (Completion& c : e.take_completed()) done.push_back(std::move(c));
+      if (!more.is_ok() || !*more) break;
+    }
+    return done;
+  }
+};
+
+const std::vector<Case> kMixed = {
+    {20, "full", "", "", 0.0f, 12},      {150, "h2o", "0.25", "", 0.0f, 16},
+    {60, "snapkv", "0.5", "", 0.0f, 10}, {300, "vatp", "96", "chunked", 0.0f, 14},
+    {90, "full", "", "", 0.9f, 16},      {40, "streaming", "24", "", 0.0f, 20},
+    {200, "tova", "0.3", "", 0.7f, 12},  {120, "vatp", "0.5", "", 0.0f, 8},
+};
+
+TEST_F(EngineSmol, BatchedSequencesAreBitIdenticalToRunningAlone) {
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<Trace> alone;
+  for (size_t i = 0; i < kMixed.size(); ++i) {
+    prompts.push_back(prompt(kMixed[i].prompt_words, 37 * i));
+    alone.push_back(run_alone(prompts[i], kMixed[i], 100 + i));
+  }
+  // Several batch shapes: everything at once with a tight step, a few at a time.
+  for (auto [parallel, batch_tokens] : {std::pair{8, 96}, std::pair{3, 512}, std::pair{16, 70}}) {
+    auto e = Engine::create(*model_, *tok_, *pool_, engine_options(parallel, batch_tokens));
+    ASSERT_TRUE(e.is_ok()) << e.status().to_string();
+    std::vector<Trace> batched(kMixed.size());
+    for (size_t i = 0; i < kMixed.size(); ++i) {
+      auto id = (*e)->submit(request_of(prompts[i], kMixed[i], 100 + i, &batched[i]));
+      ASSERT_TRUE(id.is_ok()) << id.status().to_string();
+    }
+    std::vector<Completion> done = drain(**e);
+    ASSERT_EQ(done.size(), kMixed.size());
+    for (const Completion& c : done) {
+      ASSERT_TRUE(c.status.is_ok()) << c.status.to_string();
+      const size_t i = static_cast<size_t>(c.id - 1);
+      EXPECT_EQ(c.tokens, alone[i].tokens) << "request " << i << " parallel " << parallel;
+      EXPECT_EQ(batched[i].logits, alone[i].logits) << "request " << i << " parallel " << parallel;
+      EXPECT_EQ(c.text, *tok_->decode(c.tokens, false));
+    }
+  }
+}
+
+TEST_F(EngineSmol, ResultsDoNotDependOnTheThreadCount) {
+  ThreadPool one(1);
+  std::vector<std::vector<Trace>> runs;
+  for (ThreadPool* p : {&one, pool_}) {
+    auto e = Engine::create(*model_, *tok_, *p, engine_options(4, 100));
+    ASSERT_TRUE(e.is_ok());
+    std::vector<Trace> t(4);
+    for (size_t i = 0; i < 4; ++i)
+      ASSERT_TRUE((*e)->submit(request_of(prompt(50 + 60 * i, 11 * i), kMixed[i], 7, &t[i])).is_ok());
+    drain(**e);
+    runs.push_back(std::move(t));
+  }
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(runs[0][i].logits, runs[1][i].logits) << i;
+}
+
+TEST_F(EngineSmol, AdmissionIsFifoAndThePoolBoundHolds) {
+  const Case small{30, "full", "", "", 0.0f, 6}, big{250, "full", "", "", 0.0f, 6};
+  const auto ps = prompt(small.prompt_words, 0), pb = prompt(big.prompt_words, 5);
+  const int64_t per_slot =
+      static_cast<int64_t>(kvcache::KvCache::bytes_for(model_->cache_config(1, kvcache::KvType::F16)));
+  // Room for the small request and not the big one beside it; the big one alone fits.
+  const int64_t limit = per_slot * static_cast<int64_t>(pb.size() + 6 + 4);
+  auto e = Engine::create(*model_, *tok_, *pool_, engine_options(4, 512, limit));
+  ASSERT_TRUE(e.is_ok());
+  std::vector<Trace> t(3);
+  ASSERT_TRUE((*e)->submit(request_of(ps, small, 1, &t[0])).is_ok());
+  ASSERT_TRUE((*e)->submit(request_of(pb, big, 1, &t[1])).is_ok());
+  ASSERT_TRUE((*e)->submit(request_of(ps, small, 1, &t[2])).is_ok());
+  ASSERT_TRUE((*e)->step().is_ok());
+  // The big one waits for the first; the third, though it would fit, waits behind it.
+  EXPECT_EQ((*e)->n_running(), 1);
+  EXPECT_EQ((*e)->n_waiting(), 2);
+  std::vector<Completion> done = drain(**e);
+  ASSERT_EQ(done.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(done[i].id, static_cast<int64_t>(i + 1));  // FIFO, no overtaking
+  for (const Completion& c : done) EXPECT_LE(c.kv_bytes_reserved, limit);
+  EXPECT_LE((*e)->kv_pool().peak(), limit);
+  EXPECT_EQ((*e)->kv_pool().used(), 0);
+}
+
+TEST_F(EngineSmol, RefusesWhatCanNeverFitAndBadRequestsAlone) {
+  const auto p = prompt(100, 0);
+  auto e = Engine::create(*model_, *tok_, *pool_, engine_options(4, 256, 4096));
+  ASSERT_TRUE(e.is_ok());
+  Trace t;
+  auto r = (*e)->submit(request_of(p, kMixed[0], 1, &t));
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(r.status().message().find("more than the whole --kv-memory"), std::string::npos)
+      << r.status().to_string();
+
+  auto e2 = Engine::create(*model_, *tok_, *pool_, engine_options(4, 256));
+  ASSERT_TRUE(e2.is_ok());
+  Request bad = request_of(p, kMixed[1], 1, &t);
+  bad.kv_policy.budget = policy::Budget{policy::Budget::Kind::kTokens, 0.0};  // budget 0
+  std::vector<Trace> ok(2);
+  ASSERT_TRUE((*e2)->submit(request_of(p, kMixed[0], 1, &ok[0])).is_ok());
+  auto rb = (*e2)->submit(std::move(bad));
+  EXPECT_FALSE(rb.is_ok());
+  Request too_long = request_of(prompt(2000, 0), kMixed[0], 1, &t);
+  auto rl = (*e2)->submit(std::move(too_long));
+  ASSERT_FALSE(rl.is_ok());
+  EXPECT_EQ(rl.status().code(), StatusCode::kOutOfRange);
+  ASSERT_TRUE((*e2)->submit(request_of(p, kMixed[2], 1, &ok[1])).is_ok());
+  std::vector<Completion> done = drain(**e2);
+  ASSERT_EQ(done.size(), 2u);
+  for (const Completion& c : done) EXPECT_TRUE(c.status.is_ok()) << c.status.to_string();
+}
+
+TEST_F(EngineSmol, CancelFreesMemoryAtOnce) {
+  const auto p = prompt(80, 3);
+  auto e = Engine::create(*model_, *tok_, *pool_, engine_options(2, 512));
+  ASSERT_TRUE(e.is_ok());
+  Trace t0, t1, t2;
+  auto a = (*e)->submit(request_of(p, kMixed[0], 1, &t0));
+  auto b = (*e)->submit(request_of(p, kMixed[0], 1, &t1));
+  auto c = (*e)->submit(request_of(p, kMixed[0], 1, &t2));  // waits: parallel 2
+  ASSERT_TRUE(a.is_ok() && b.is_ok() && c.is_ok());
+  ASSERT_TRUE((*e)->step().is_ok());
+  const int64_t before = (*e)->kv_pool().used();
+  EXPECT_TRUE((*e)->cancel(*a));
+  EXPECT_LT((*e)->kv_pool().used(), before);
+  EXPECT_TRUE((*e)->cancel(*c));  // still waiting
+  EXPECT_FALSE((*e)->cancel(*c));
+  std::vector<Completion> done = drain(**e);
+  ASSERT_EQ(done.size(), 3u);
+  int cancelled = 0;
+  for (const Completion& d : done) cancelled += d.stats.stop == StopReason::kCancelled;
+  EXPECT_EQ(cancelled, 2);
+  EXPECT_EQ((*e)->kv_pool().used(), 0);
+}
+
+}  // namespace
+}  // namespace vatp::runtime

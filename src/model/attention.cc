@@ -6,6 +6,7 @@
 
 #include "core/check.h"
 #include "kernels/ops.h"
+#include "model/attention_stats.h"
 #include "model/attention_tiles.h"
 
 namespace vatp::model {
@@ -109,33 +110,14 @@ void run_range(const kernels::KernelTable& kt, const TileKernels& tk, const Shap
       const bool win = pos[i] >= stats->window_start, last = stats->last && i == m - 1;
       if (!stats->accumulate && !win && !last) continue;
       const float* p0 = &th.s[static_cast<size_t>((i - i0) * group) * s_stride];
-      if (stats->reduce == GroupReduce::PerHead) {
-        for (int hq = 0; hq < group; ++hq) {
-          const float* ph = p0 + static_cast<size_t>(hq) * s_stride;
-          if (stats->accumulate) kernels::add(acc_u + hq * ucap, ph, acc_u + hq * ucap, ne);
-          if (win) kernels::add(win_u + hq * ucap, ph, win_u + hq * ucap, ne);
-          if (last) {
-            float* l = cache.last_attn(layer, g) + hq * ccap;
-            std::copy(ph, ph + ne, l);
-            std::fill(l + ne, l + n, 0.0f);
-          }
-        }
-        continue;
-      }
-      float* red = th.red.data();
-      std::copy(p0, p0 + ne, red);
-      for (int hq = 1; hq < group; ++hq) {
-        const float* ph = p0 + static_cast<size_t>(hq) * s_stride;
-        for (int s = 0; s < ne; ++s) red[s] += ph[s];
-      }
-      if (stats->reduce == GroupReduce::Mean) kernels::scale(red, 1.0f / static_cast<float>(group), ne);
-      if (stats->accumulate) kernels::add(acc_u, red, acc_u, ne);
-      if (win) kernels::add(win_u, red, win_u, ne);
-      if (last) {
-        float* l = cache.last_attn(layer, g);
-        std::copy(red, red + ne, l);
-        std::fill(l + ne, l + n, 0.0f);
-      }
+      StatTargets t;
+      t.acc = stats->accumulate ? acc_u : nullptr;
+      t.win = win ? win_u : nullptr;
+      t.last = last ? cache.last_attn(layer, g) : nullptr;
+      t.row_stride = ucap;
+      t.last_row_stride = ccap;
+      t.length = n;
+      add_row_stats(p0, s_stride, group, ne, stats->reduce, t, th.red.data());
     }
   }
 }

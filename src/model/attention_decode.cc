@@ -11,6 +11,7 @@
 #include "core/check.h"
 #include "kernels/ops.h"
 #include "model/attention.h"
+#include "model/attention_stats.h"
 #include "model/attention_tiles.h"
 
 namespace vatp::model {
@@ -149,47 +150,14 @@ void attention_decode(const kernels::KernelTable& kt, kvcache::KvCache& cache, i
         kernels::scale(sr + c0, w[c], c1 - c0);
       }
     }
-    if (stats->reduce == GroupReduce::PerHead) {
-      VATP_CHECK(cache.stat_rows() >= group);
-      const size_t ccap = static_cast<size_t>(cache.capacity());
-      for (int r = 0; r < group; ++r) {
-        const float* ph = S + static_cast<size_t>(r) * cap_pad;
-        if (stats->accumulate) {
-          float* a = cache.acc_attn(layer, g) + r * ccap;
-          kernels::add(a, ph, a, ne[g]);
-        }
-        if (win) {
-          float* wa = cache.window_attn(layer, g) + r * ccap;
-          kernels::add(wa, ph, wa, ne[g]);
-        }
-        if (stats->last) {
-          float* la = cache.last_attn(layer, g) + r * ccap;
-          std::copy(ph, ph + ne[g], la);
-          std::fill(la + ne[g], la + n, 0.0f);
-        }
-      }
-      continue;
-    }
-    float* red = scratch.threads[0].red.data();
-    std::copy(S, S + ne[g], red);
-    for (int r = 1; r < group; ++r) {
-      const float* ph = S + static_cast<size_t>(r) * cap_pad;
-      for (int s = 0; s < ne[g]; ++s) red[s] += ph[s];
-    }
-    if (stats->reduce == GroupReduce::Mean) kernels::scale(red, 1.0f / static_cast<float>(group), ne[g]);
-    if (stats->accumulate) {
-      float* a = cache.acc_attn(layer, g);
-      kernels::add(a, red, a, ne[g]);
-    }
-    if (win) {
-      float* wa = cache.window_attn(layer, g);
-      kernels::add(wa, red, wa, ne[g]);
-    }
-    if (stats->last) {
-      float* la = cache.last_attn(layer, g);
-      std::copy(red, red + ne[g], la);
-      std::fill(la + ne[g], la + n, 0.0f);
-    }
+    if (stats->reduce == GroupReduce::PerHead) VATP_CHECK(cache.stat_rows() >= group);
+    StatTargets t;
+    t.acc = stats->accumulate ? cache.acc_attn(layer, g) : nullptr;
+    t.win = win ? cache.window_attn(layer, g) : nullptr;
+    t.last = stats->last ? cache.last_attn(layer, g) : nullptr;
+    t.row_stride = t.last_row_stride = static_cast<size_t>(cache.capacity());
+    t.length = n;
+    add_row_stats(S, cap_pad, group, ne[g], stats->reduce, t, scratch.threads[0].red.data());
   }
 }
 

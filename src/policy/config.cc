@@ -4,19 +4,15 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "policy/policy.h"
+#include "policy/registry.h"
 
 namespace vatp::policy {
 namespace {
 
-constexpr std::array<std::string_view, 11> kPresetNames = {
-    "full",  "streaming", "h2o",  "scissorhands",      "tova",       "snapkv",
-    "knorm", "random",    "vatp", "vatp-scissorhands", "vatp-snapkv"};
-
-bool is_attention(Scorer s) {
-  return s == Scorer::kAccumAttention || s == Scorer::kWindowAttention || s == Scorer::kLastQuery;
-}
+bool is_attention(Scorer s) { return scorer_info(s).stat != AttnStat::kNone; }
 
 std::string fmt_budget(const Budget& b) {
   if (b.kind == Budget::Kind::kTokens) return std::to_string(static_cast<int64_t>(b.value)) + " tokens";
@@ -27,62 +23,30 @@ std::string fmt_budget(const Budget& b) {
 
 }  // namespace
 
-std::span<const std::string_view> preset_names() { return kPresetNames; }
+std::span<const std::string_view> preset_names() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> v;
+    for (const PresetInfo& p : presets()) v.push_back(p.name);
+    return v;
+  }();
+  return names;
+}
 
 Result<PolicyConfig> preset(std::string_view name) {
-  PolicyConfig c;
-  c.name = std::string(name);
-  c.evict = true;
-  // Defaults shared by the scored presets: 50 % of the prompt, continuous eviction.
-  c.budget = Budget{Budget::Kind::kFraction, 0.5};
-  c.schedule = Schedule::kContinuous;
-  if (name == "full") {
-    c.evict = false;
-  } else if (name == "streaming") {  // mit-han-lab StartRecentKVCache: 4 sinks + recent
-    c.scorer = Scorer::kNone;
-    c.sinks = 4;
-  } else if (name == "h2o" || name == "vatp") {  // specs/vatp.md §1.2 (--h2o), §2.1
-    c.scorer = Scorer::kAccumAttention;
-    if (name == "vatp") {
-      c.value_norm = ValueNorm::kL1;
-      c.sinks = 20;  // README command: --sink_len 20
-    }
-  } else if (name == "scissorhands" || name == "vatp-scissorhands") {  // §1.2 without --h2o, §2.3
-    c.scorer = Scorer::kWindowAttention;
-    c.window = 400;
-    c.window_scale = 1.0f / 400.0f;  // divisor 400 even when the prompt is shorter
-    c.recent = 10;
-    if (name == "vatp-scissorhands") {
-      c.value_norm = ValueNorm::kL1;
-      c.sinks = 20;
-    }
-  } else if (name == "tova") {  // last query, mean over all heads of the layer (§4.2, A.2)
-    c.scorer = Scorer::kLastQuery;
-    c.group = GroupReduce::kMean;
-    c.layer_shared = true;
-    c.recent = 0;
-  } else if (name == "snapkv" || name == "vatp-snapkv") {  // FasterDecoding defaults: w = 32, avgpool 5
-    c.scorer = Scorer::kWindowAttention;
-    c.window = 32;
-    c.recent = 32;  // the observation window itself is kept
-    c.pool_kernel = 5;
-    c.group = GroupReduce::kMean;
-    c.schedule = Schedule::kOneShot;
-    if (name == "vatp-snapkv") c.value_norm = ValueNorm::kL1;  // LAVa's "SnapKV + VATP" row
-  } else if (name == "knorm") {  // kvpress KnormPress: keep the smallest ‖k‖₂, one shot
-    c.scorer = Scorer::kKeyNorm;
-    c.recent = 0;
-    c.schedule = Schedule::kOneShot;
-  } else if (name == "random") {
-    c.scorer = Scorer::kRandom;
-    c.recent = 0;
-    c.schedule = Schedule::kOneShot;
-  } else {
-    std::string known;
-    for (auto n : kPresetNames) known += (known.empty() ? "" : ", ") + std::string(n);
-    return invalid_argument("unknown KV policy '" + std::string(name) + "' (known: " + known + ")");
+  for (const PresetInfo& p : presets()) {
+    if (p.name != name) continue;
+    PolicyConfig c;
+    c.name = std::string(name);
+    c.evict = true;
+    // Defaults shared by the scored presets: 50 % of the prompt, continuous eviction.
+    c.budget = Budget{Budget::Kind::kFraction, 0.5};
+    c.schedule = Schedule::kContinuous;
+    p.apply(c);
+    return c;
   }
-  return c;
+  std::string known;
+  for (auto n : preset_names()) known += (known.empty() ? "" : ", ") + std::string(n);
+  return invalid_argument("unknown KV policy '" + std::string(name) + "' (known: " + known + ")");
 }
 
 Result<BudgetSplit> resolve_budget(const PolicyConfig& cfg, int64_t prompt_len) {
@@ -157,25 +121,15 @@ Status validate(const PolicyConfig& cfg, int64_t prompt_len, int64_t ctx) {
 StatPlan stat_plan(const PolicyConfig& cfg) {
   StatPlan p;
   if (!cfg.evict) return p;
-  switch (cfg.scorer) {
-    case Scorer::kAccumAttention:
-      p.attention = true;
-      p.decode = StatPlan::Decode::kAdd;
-      break;
-    case Scorer::kWindowAttention:
-      p.attention = true;
-      p.prefill_window = cfg.window;
-      p.prefill_scale = cfg.window_scale;
-      p.decode = StatPlan::Decode::kAdd;  // Scissorhands (VATP repo): raw rows added while decoding
-      break;
-    case Scorer::kLastQuery:
-      p.attention = true;
-      p.prefill_window = 1;
-      p.decode = StatPlan::Decode::kReplace;
-      break;
-    case Scorer::kKeyNorm: p.key_l2 = true; break;
-    case Scorer::kNone:
-    case Scorer::kRandom: break;
+  const ScorerInfo& info = scorer_info(cfg.scorer);
+  p.attention = info.stat != AttnStat::kNone;
+  p.decode = info.decode;  // Scissorhands (VATP repo): raw rows added while decoding
+  p.key_l2 = info.key_l2;
+  if (info.stat == AttnStat::kWindow) {
+    p.prefill_window = cfg.window;
+    p.prefill_scale = cfg.window_scale;
+  } else if (info.stat == AttnStat::kLast) {
+    p.prefill_window = 1;
   }
   p.per_query_head = p.attention && cfg.group == GroupReduce::kMax;
   p.value_l1 = p.attention && cfg.value_norm == ValueNorm::kL1;

@@ -6,6 +6,8 @@
 #include <limits>
 #include <string>
 
+#include "policy/registry.h"
+
 namespace vatp::policy {
 namespace {
 
@@ -129,17 +131,7 @@ Result<PolicyConfig> config_from_flags(const PolicyFlags& f) {
   return c;
 }
 
-std::string_view scorer_name(Scorer s) {
-  switch (s) {
-    case Scorer::kNone: return "none";
-    case Scorer::kAccumAttention: return "accum-attention";
-    case Scorer::kWindowAttention: return "window-attention";
-    case Scorer::kLastQuery: return "last-query";
-    case Scorer::kKeyNorm: return "key-norm";
-    case Scorer::kRandom: return "random";
-  }
-  return "?";
-}
+std::string_view scorer_name(Scorer s) { return scorer_info(s).name; }
 
 std::string_view schedule_name(Schedule s) {
   switch (s) {

@@ -5,6 +5,7 @@
 
 #include "core/check.h"
 #include "policy/policy.h"
+#include "policy/registry.h"
 
 namespace vatp::policy {
 namespace {
@@ -98,24 +99,8 @@ void pool_candidates(int32_t kernel, std::span<float> score, SelectScratch& sc) 
 
 }  // namespace
 
-void compute_scores(const PolicyConfig& cfg, const HeadStats& st, Rng& rng, std::span<float> out) {
+void score_attention(const PolicyConfig& cfg, const HeadStats& st, Rng&, std::span<float> out) {
   const int64_t n = st.size();
-  VATP_CHECK(static_cast<int64_t>(out.size()) >= n);
-  switch (cfg.scorer) {
-    case Scorer::kNone:
-      for (int64_t i = 0; i < n; ++i) out[i] = 0.0f;
-      return;
-    case Scorer::kRandom:
-      for (int64_t i = 0; i < n; ++i) out[i] = rng.uniform();
-      return;
-    case Scorer::kKeyNorm:
-      VATP_CHECK(static_cast<int64_t>(st.key_l2.size()) == n);
-      for (int64_t i = 0; i < n; ++i) out[i] = -st.key_l2[i];  // small keys are kept
-      return;
-    case Scorer::kAccumAttention:
-    case Scorer::kWindowAttention:
-    case Scorer::kLastQuery: break;
-  }
   reduce_group(cfg.group, st, out);
   // ‖v‖ is per KV head and positive, so weighting after the reduction equals weighting
   // every query head's row first (for sum, mean and max alike).
@@ -126,6 +111,11 @@ void compute_scores(const PolicyConfig& cfg, const HeadStats& st, Rng& rng, std:
     VATP_CHECK(static_cast<int64_t>(st.value_l2.size()) == n);
     for (int64_t i = 0; i < n; ++i) out[i] *= st.value_l2[i];
   }
+}
+
+void compute_scores(const PolicyConfig& cfg, const HeadStats& st, Rng& rng, std::span<float> out) {
+  VATP_CHECK(static_cast<int64_t>(out.size()) >= st.size());
+  scorer_info(cfg.scorer).score(cfg, st, rng, out);
 }
 
 void select_keep(const PolicyConfig& cfg, const BudgetSplit& split, const HeadStats& st, Rng& rng,

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "policy/registry.h"
+
 namespace vatp::runtime {
 
 Result<KvEvictor> KvEvictor::create(const policy::PolicyConfig& cfg, int64_t prompt_len, int64_t ctx) {
@@ -19,20 +21,16 @@ Result<KvEvictor> KvEvictor::create(const policy::PolicyConfig& cfg, int64_t pro
                                     : cfg.group == policy::GroupReduce::kMean ? model::GroupReduce::Mean
                                                                               : model::GroupReduce::Sum;
   e.prefill_req_.reduce = e.decode_req_.reduce = reduce;
-  if (e.stat_plan_.attention) {
-    switch (cfg.scorer) {
-      case policy::Scorer::kAccumAttention:
-        e.prefill_req_.accumulate = e.decode_req_.accumulate = true;
-        break;
-      case policy::Scorer::kWindowAttention:
-        // The last `window` prompt queries, then every decode row.
-        e.prefill_req_.window_start =
-            static_cast<int32_t>(std::max<int64_t>(0, prompt_len - e.stat_plan_.prefill_window));
-        e.decode_req_.window_start = e.stat_plan_.decode == policy::StatPlan::Decode::kNone ? INT32_MAX : 0;
-        break;
-      case policy::Scorer::kLastQuery: e.prefill_req_.last = e.decode_req_.last = true; break;
-      default: break;
-    }
+  switch (policy::scorer_info(cfg.scorer).stat) {
+    case policy::AttnStat::kAccumulated: e.prefill_req_.accumulate = e.decode_req_.accumulate = true; break;
+    case policy::AttnStat::kWindow:
+      // The last `window` prompt queries, then every decode row.
+      e.prefill_req_.window_start =
+          static_cast<int32_t>(std::max<int64_t>(0, prompt_len - e.stat_plan_.prefill_window));
+      e.decode_req_.window_start = e.stat_plan_.decode == policy::StatPlan::Decode::kNone ? INT32_MAX : 0;
+      break;
+    case policy::AttnStat::kLast: e.prefill_req_.last = e.decode_req_.last = true; break;
+    case policy::AttnStat::kNone: break;
   }
   return e;
 }
@@ -43,7 +41,8 @@ const model::AttentionStatsRequest* KvEvictor::request(bool decoding) const {
 }
 
 void KvEvictor::end_prefill(kvcache::KvCache& cache) const {
-  if (cfg_.scorer != policy::Scorer::kWindowAttention || stat_plan_.prefill_scale == 1.0f) return;
+  if (policy::scorer_info(cfg_.scorer).stat != policy::AttnStat::kWindow || stat_plan_.prefill_scale == 1.0f)
+    return;
   const kvcache::KvCacheConfig& c = cache.config();
   for (int l = 0; l < c.n_layers; ++l) {
     for (int h = 0; h < c.n_kv_heads; ++h) {
@@ -68,9 +67,10 @@ Result<int64_t> KvEvictor::maybe_evict(policy::Phase phase, kvcache::KvCache& ca
     const size_t n = static_cast<size_t>(cache.length(l, h));
     st.pos = {cache.pos(l, h), n};
     if (stat_plan_.attention) {
-      const float* a = cfg_.scorer == policy::Scorer::kWindowAttention ? cache.window_attn(l, h)
-                       : cfg_.scorer == policy::Scorer::kLastQuery     ? cache.last_attn(l, h)
-                                                                       : cache.acc_attn(l, h);
+      const policy::AttnStat kind = policy::scorer_info(cfg_.scorer).stat;
+      const float* a = kind == policy::AttnStat::kWindow ? cache.window_attn(l, h)
+                       : kind == policy::AttnStat::kLast ? cache.last_attn(l, h)
+                                                         : cache.acc_attn(l, h);
       st.group = rows;
       st.attn_stride = cache.capacity();
       st.attn = {a, static_cast<size_t>(rows - 1) * static_cast<size_t>(cache.capacity()) + n};

@@ -130,5 +130,16 @@ TEST_F(BatchCli, BadFlagsFailBeforeLoading) {
   }
 }
 
+// The list is printed from the registry: every preset, with its resolved settings.
+TEST(PoliciesCli, ListsEveryPresetFromTheRegistry) {
+  const Ran r = run_vatp("policies");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* name : {"full", "streaming", "h2o", "scissorhands", "tova", "snapkv", "knorm", "random",
+                           "vatp", "vatp-scissorhands", "vatp-snapkv"}) {
+    EXPECT_NE(r.out.find(std::string("\n  ") + name + " "), std::string::npos) << name << "\n" << r.out;
+  }
+  EXPECT_NE(r.out.find("vatp-snapkv: window-attention x l1"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace vatp::runtime

@@ -54,6 +54,20 @@ void KvEvictor::end_prefill(kvcache::KvCache& cache) const {
   }
 }
 
+void KvEvictor::begin_turn(kvcache::KvCache& cache, int64_t end_pos) {
+  if (!stat_plan_.attention || cfg_.scorer != policy::Scorer::kWindowAttention) return;
+  prefill_req_.window_start = static_cast<int32_t>(std::max<int64_t>(0, end_pos - stat_plan_.prefill_window));
+  const kvcache::KvCacheConfig& c = cache.config();
+  for (int l = 0; l < c.n_layers; ++l) {
+    for (int h = 0; h < c.n_kv_heads; ++h) {
+      for (int r = 0; r < cache.stat_rows(); ++r) {
+        float* w = cache.window_attn(l, h) + static_cast<size_t>(r) * cache.capacity();
+        std::fill(w, w + cache.length(l, h), 0.0f);
+      }
+    }
+  }
+}
+
 Result<int64_t> KvEvictor::maybe_evict(policy::Phase phase, kvcache::KvCache& cache) {
   if (!cfg_.evict || !policy::evicts_at(cfg_, phase)) return int64_t{0};
   const kvcache::KvCacheConfig& c = cache.config();

@@ -2,10 +2,12 @@
 // is appended to the same Session (Session::append_turn), so the conversation stays in
 // the (compressed) KV cache and only the new turn is prefilled. One user turn per input
 // line; a pipe works like a terminal.
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -249,26 +251,48 @@ Next run_command(Chat& chat, const std::string& line) {
   return Next::kGoOn;
 }
 
-// One line from stdin without its newline; false at end of input or on Ctrl-C.
-bool read_line(std::string& out) {
-  char* buf = nullptr;
-  size_t cap = 0;
-  const ssize_t n = ::getline(&buf, &cap, stdin);
-  if (n >= 0) out.assign(buf, static_cast<size_t>(n));
-  std::free(buf);
-  if (n < 0) return false;
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return true;
-}
+// Lines from stdin, read from the descriptor with a short poll so that a Ctrl-C that
+// lands just before a blocking read is still seen (the flag is checked between polls).
+class LineReader {
+ public:
+  // One line without its newline; false at end of input or on Ctrl-C.
+  bool next(std::string& out) {
+    while (true) {
+      const size_t nl = buf_.find('\n');
+      if (nl != std::string::npos) {
+        out = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        while (!out.empty() && out.back() == '\r') out.pop_back();
+        return true;
+      }
+      if (eof_ || g_interrupted != 0) break;
+      pollfd p{STDIN_FILENO, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0) continue;  // timeout or EINTR: check the flag again
+      char chunk[4096];
+      const ssize_t n = read(STDIN_FILENO, chunk, sizeof chunk);
+      if (n > 0) buf_.append(chunk, static_cast<size_t>(n));
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) eof_ = true;
+    }
+    if (g_interrupted != 0 || buf_.empty()) return false;
+    out.swap(buf_);  // a last line without a newline
+    buf_.clear();
+    return true;
+  }
+
+ private:
+  std::string buf_;
+  bool eof_ = false;
+};
 
 Status chat_loop(Chat& chat) {
   const bool tty = isatty(STDIN_FILENO) != 0;
   if (tty) std::fputs(kHelp, stdout);
+  LineReader in;
   std::string line;
   while (true) {
     if (tty) std::fputs("> ", stdout);
     std::fflush(stdout);
-    if (!read_line(line) || g_interrupted != 0) break;  // Ctrl-D, end of the pipe, Ctrl-C
+    if (!in.next(line) || g_interrupted != 0) break;  // Ctrl-D, end of the pipe, Ctrl-C
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     if (line[0] == '/') {
       if (run_command(chat, line) == Next::kQuit) break;

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   vatp::cli::add_bench_command(app, selected);
   vatp::cli::add_batch_command(app, selected);
   vatp::cli::add_policies_command(app, selected);
+  vatp::cli::add_chat_command(app, selected);
 
   try {
     app.parse(argc, argv);

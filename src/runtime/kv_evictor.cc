@@ -40,18 +40,33 @@ const model::AttentionStatsRequest* KvEvictor::request(bool decoding) const {
   return decoding ? &decode_req_ : &prefill_req_;
 }
 
-void KvEvictor::end_prefill(kvcache::KvCache& cache) const {
-  if (policy::scorer_info(cfg_.scorer).stat != policy::AttnStat::kWindow || stat_plan_.prefill_scale == 1.0f)
-    return;
+namespace {
+
+// Multiplies every live slot's window statistic (all statistics rows) by `factor`.
+void scale_window_stats(kvcache::KvCache& cache, float factor) {
   const kvcache::KvCacheConfig& c = cache.config();
   for (int l = 0; l < c.n_layers; ++l) {
     for (int h = 0; h < c.n_kv_heads; ++h) {
       for (int r = 0; r < cache.stat_rows(); ++r) {
         float* w = cache.window_attn(l, h) + static_cast<size_t>(r) * cache.capacity();
-        for (int s = 0; s < cache.length(l, h); ++s) w[s] *= stat_plan_.prefill_scale;
+        for (int s = 0; s < cache.length(l, h); ++s) w[s] *= factor;
       }
     }
   }
+}
+
+}  // namespace
+
+void KvEvictor::end_prefill(kvcache::KvCache& cache) const {
+  if (policy::scorer_info(cfg_.scorer).stat != policy::AttnStat::kWindow || stat_plan_.prefill_scale == 1.0f)
+    return;
+  scale_window_stats(cache, stat_plan_.prefill_scale);
+}
+
+void KvEvictor::begin_turn(kvcache::KvCache& cache, int64_t end_pos) {
+  if (policy::scorer_info(cfg_.scorer).stat != policy::AttnStat::kWindow) return;
+  prefill_req_.window_start = static_cast<int32_t>(std::max<int64_t>(0, end_pos - stat_plan_.prefill_window));
+  scale_window_stats(cache, 0.0f);  // the statistics restart with this turn's window
 }
 
 Result<int64_t> KvEvictor::maybe_evict(policy::Phase phase, kvcache::KvCache& cache) {

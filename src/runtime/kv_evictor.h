@@ -35,6 +35,10 @@ class KvEvictor {
   // Called once when the prompt is done (before the post-prefill eviction): applies the
   // prefill scale of windowed scorers.
   void end_prefill(kvcache::KvCache& cache) const;
+  // Multi-turn: a later turn's prompt ends at position end_pos. Windowed scorers take
+  // their prompt window from this turn's last queries, and the window statistics restart
+  // (SnapKV/Scissorhands score the kept slots as a prefill of the whole conversation would).
+  void begin_turn(kvcache::KvCache& cache, int64_t end_pos);
   // Evicts if the policy evicts at `phase`; returns the number of slots removed.
   Result<int64_t> maybe_evict(policy::Phase phase, kvcache::KvCache& cache);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
 
 #include "core/timer.h"
@@ -96,11 +97,12 @@ void Sequence::update_kv_stats() {
 
 Status Sequence::check_fits(int64_t n_prompt, int n_predict) const {
   const int64_t ctx = opts_.n_ctx;
-  const int64_t start = n_past_;
+  // With rerotation positions are cache positions (prepare_rows): the tokens held count,
+  // not those seen (the same before the first eviction).
+  const int64_t start = opts_.kv_rerotate ? cache_.max_length() : n_past_;
   // Rerotation with a policy that evicts every decode step keeps positions below the
   // budget: only the prompt must fit.
-  const bool unbounded = opts_.kv_rerotate && opts_.kv_policy.evict &&
-                         policy::evicts_at(opts_.kv_policy, policy::Phase::kDecodeStep);
+  const bool unbounded = decode_bounded();
   if (start + n_prompt >= ctx || (!unbounded && start + n_prompt + n_predict > ctx)) {
     return out_of_range(
         "the prompt (" + std::to_string(n_prompt) + " tokens" +
@@ -129,6 +131,43 @@ Status Sequence::resize_cache(int slots) {
   if (n_past_ != 0) return invalid_argument("the cache can only be resized before the first token");
   VATP_ASSIGN_OR_RETURN(cache_, model_->make_cache(slots, opts_.kv_type, cache_.stat_rows() > 1));
   update_kv_stats();
+  return Status::ok();
+}
+
+bool Sequence::decode_bounded() const {
+  return opts_.kv_rerotate && opts_.kv_policy.evict &&
+         policy::evicts_at(opts_.kv_policy, policy::Phase::kDecodeStep);
+}
+
+int64_t Sequence::positions_left() const {
+  if (decode_bounded()) return INT64_MAX;
+  return opts_.n_ctx - (opts_.kv_rerotate ? cache_.max_length() : n_past_);
+}
+
+Status Sequence::begin_turn(int64_t n) {
+  if (n_past_ == 0) {
+    VATP_RETURN_IF_ERROR(begin_policy(n));
+    if (cache_.capacity() != opts_.n_ctx) VATP_RETURN_IF_ERROR(resize_cache(opts_.n_ctx));
+  } else if (opts_.kv_policy.evict && !evictor_) {
+    VATP_ASSIGN_OR_RETURN(KvEvictor e, KvEvictor::create(opts_.kv_policy, n_past_ + n, opts_.n_ctx));
+    // The statistics rows per slot are fixed when the cache is allocated.
+    if (e.per_query_head() != (cache_.stat_rows() > 1))
+      return invalid_argument(
+          "policy " + opts_.kv_policy.name +
+          " needs a cache with a different --kv-group layout; reset the conversation first");
+    evictor_.emplace(std::move(e));
+  }
+  prompt_len_ = n_past_ + n;
+  if (evictor_) evictor_->begin_turn(cache_, (opts_.kv_rerotate ? cache_.max_length() : n_past_) + n);
+  return Status::ok();
+}
+
+Status Sequence::set_policy(const policy::PolicyConfig& cfg) {
+  SequenceOptions next = opts_;
+  next.kv_policy = cfg;
+  VATP_RETURN_IF_ERROR(validate(next));
+  opts_ = next;
+  evictor_.reset();  // begin_turn creates the new one
   return Status::ok();
 }
 

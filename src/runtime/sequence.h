@@ -86,6 +86,18 @@ class Sequence {
   // Re-allocates a full cache for exactly `slots` slots (before the first token).
   Status resize_cache(int slots);
 
+  // Multi-turn (Session::append_turn): the next n tokens are one turn's prompt. The first
+  // turn sets the policy up (a fractional budget resolves against that turn) with a cache
+  // of n_ctx slots, since later turns' lengths are unknown; a policy switched in by
+  // set_policy() mid-conversation resolves against the conversation up to the end of the
+  // turn it takes effect in. Rows of the turn gather the prefill statistics.
+  Status begin_turn(int64_t n);
+  // The policy for the turns from the next begin_turn on; the cache is not touched now.
+  Status set_policy(const policy::PolicyConfig& cfg);
+  // Positions still free for prompt + generated tokens (INT64_MAX when rerotation with a
+  // decode-evicting policy keeps positions bounded).
+  int64_t positions_left() const;
+
   // Describes the forward rows for `ids` (1..n_batch tokens at positions from n_past())
   // and writes their positions; `want_logits`: the last row's logits. The caller runs
   // the batch, then calls commit(ids.size()).
@@ -128,6 +140,8 @@ class Sequence {
 
  private:
   Sequence(const model::Model& model, const SequenceOptions& opts, kvcache::KvCache cache);
+  // Rerotation with a policy that evicts every decode step: positions stay below the budget.
+  bool decode_bounded() const;
 
   const model::Model* model_;
   SequenceOptions opts_;

@@ -104,6 +104,19 @@ Result<std::vector<int32_t>> Session::generate(std::span<const int32_t> prompt, 
   return continue_generation(prompt, n_predict, on_token);
 }
 
+Status Session::append_turn(std::span<const int32_t> ids) {
+  if (ids.empty()) return invalid_argument("the turn is empty (no tokens to add)");
+  VATP_RETURN_IF_ERROR(check_fits(static_cast<int64_t>(ids.size()), 0));
+  VATP_RETURN_IF_ERROR(seq_.begin_turn(static_cast<int64_t>(ids.size())));
+  return prefill(ids);
+}
+
+Status Session::set_policy(const policy::PolicyConfig& cfg) {
+  VATP_RETURN_IF_ERROR(seq_.set_policy(cfg));
+  opts_.kv_policy = cfg;
+  return Status::ok();
+}
+
 Status Session::prefill_shared(std::span<const int32_t> prompt, const model::AttentionStatsRequest& req) {
   if (seq_.n_past() != 0) return invalid_argument("prefill_shared needs an empty session");
   if (opts_.kv_policy.evict) return invalid_argument("prefill_shared needs a session without a KV policy");

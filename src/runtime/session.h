@@ -96,6 +96,19 @@ class Session {
   Result<std::vector<int32_t>> continue_generation(std::span<const int32_t> prompt, int n_predict,
                                                    const TokenCallback& on_token);
 
+  // Multi-turn conversations (vatp chat, docs/chat.md): each turn's new tokens extend
+  // the same sequence, so earlier turns stay in the (compressed) cache and only `ids` is
+  // prefilled, at positions n_past().. . The policy's end-of-prefill eviction runs after
+  // every turn (Sequence::begin_turn: fractional budgets, cache size). Then
+  // continue_generation(ids, ...) answers; the reply's last sampled token is not in the
+  // cache: the next turn's ids start with it. Single-shot callers are unaffected.
+  Status append_turn(std::span<const int32_t> ids);
+  // The policy for the turns from the next append_turn on; nothing is evicted now.
+  Status set_policy(const policy::PolicyConfig& cfg);
+  // Positions left for prompt + generated tokens (INT64_MAX: unbounded, see check_fits).
+  int64_t positions_left() const { return seq_.positions_left(); }
+  const policy::PolicyConfig& policy() const { return opts_.kv_policy; }
+
   // Sweeps share one prefill among policies whose schedule does not evict during the
   // prefill. prefill_shared runs the whole prompt with no policy on an empty session,
   // gathering the statistics `req` asks for (the union of the policies' requests).

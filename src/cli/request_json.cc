@@ -93,21 +93,14 @@ Result<std::vector<tokenizer::ChatMessage>> parse_messages(const json& m) {
 }
 
 Status parse_sampling(const json& j, runtime::SamplerParams& s) {
-  if (j.contains("temperature")) {
-    VATP_ASSIGN_OR_RETURN(double t, get_number(j["temperature"], "temperature"));
-    s.temp = static_cast<float>(t);
-  }
-  if (j.contains("top_p")) {
-    VATP_ASSIGN_OR_RETURN(double p, get_number(j["top_p"], "top_p"));
-    s.top_p = static_cast<float>(p);
-  }
-  if (j.contains("min_p")) {
-    VATP_ASSIGN_OR_RETURN(double p, get_number(j["min_p"], "min_p"));
-    s.min_p = static_cast<float>(p);
-  }
-  if (j.contains("repeat_penalty")) {
-    VATP_ASSIGN_OR_RETURN(double p, get_number(j["repeat_penalty"], "repeat_penalty"));
-    s.repeat_penalty = static_cast<float>(p);
+  const std::pair<const char*, float*> reals[] = {{"temperature", &s.temp},
+                                                  {"top_p", &s.top_p},
+                                                  {"min_p", &s.min_p},
+                                                  {"repeat_penalty", &s.repeat_penalty}};
+  for (const auto& [key, dst] : reals) {
+    if (!j.contains(key)) continue;
+    VATP_ASSIGN_OR_RETURN(double x, get_number(j[key], key));
+    *dst = static_cast<float>(x);
   }
   constexpr int64_t kIntMax = std::numeric_limits<int32_t>::max();
   if (j.contains("top_k")) {

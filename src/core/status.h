@@ -10,12 +10,12 @@ namespace vatp {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,  // bad flag, bad setting, bad request
-  kNotFound,         // missing file, key or tensor
-  kDataLoss,         // malformed or truncated file
-  kUnimplemented,    // a valid but unsupported feature (type, architecture)
-  kOutOfRange,       // prompt longer than the context, index past the end
-  kIoError,          // the OS said no
+  kInvalidArgument,    // bad flag, bad setting, bad request
+  kNotFound,           // missing file, key or tensor
+  kDataLoss,           // malformed or truncated file
+  kUnimplemented,      // a valid but unsupported feature (type, architecture)
+  kOutOfRange,         // prompt longer than the context, index past the end
+  kIoError,            // the OS said no
   kResourceExhausted,  // no room now (a full queue, a memory limit); may succeed later
   kInternal,
 };
@@ -55,7 +55,7 @@ inline Status internal_error(std::string m) { return {StatusCode::kInternal, std
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     if (std::get<Status>(v_).is_ok()) v_ = Status(StatusCode::kInternal, "Result built from an ok Status");
   }
@@ -84,14 +84,15 @@ class [[nodiscard]] Result {
 #define VATP_CONCAT_(a, b) VATP_CONCAT_INNER_(a, b)
 
 // Returns the Status from the enclosing function if `expr` (a Status) is not ok.
-#define VATP_RETURN_IF_ERROR(expr)                \
-  do {                                            \
-    ::vatp::Status vatp_status_ = (expr);         \
+#define VATP_RETURN_IF_ERROR(expr)                  \
+  do {                                              \
+    ::vatp::Status vatp_status_ = (expr);           \
     if (!vatp_status_.is_ok()) return vatp_status_; \
   } while (0)
 
 // `VATP_ASSIGN_OR_RETURN(auto x, make_x());` unwraps a Result or returns its Status.
-#define VATP_ASSIGN_OR_RETURN(lhs, expr) VATP_ASSIGN_OR_RETURN_IMPL_(VATP_CONCAT_(vatp_result_, __LINE__), lhs, expr)
+#define VATP_ASSIGN_OR_RETURN(lhs, expr) \
+  VATP_ASSIGN_OR_RETURN_IMPL_(VATP_CONCAT_(vatp_result_, __LINE__), lhs, expr)
 #define VATP_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                                \
   if (!tmp.is_ok()) return tmp.status();            \

@@ -86,13 +86,7 @@ Result<int64_t> Engine::submit(Request r) {
   const SequenceOptions so = sequence_options(r);
   VATP_RETURN_IF_ERROR(validate(so));
   const int64_t n = static_cast<int64_t>(r.prompt.size());
-  const bool unbounded =
-      so.kv_rerotate && so.kv_policy.evict && policy::evicts_at(so.kv_policy, policy::Phase::kDecodeStep);
-  if (n >= opts_.n_ctx || (!unbounded && n + r.max_tokens > opts_.n_ctx)) {
-    return out_of_range("the prompt (" + std::to_string(n) + " tokens) plus " + std::to_string(r.max_tokens) +
-                        " tokens to generate do not fit in the context of " + std::to_string(opts_.n_ctx) +
-                        " tokens");
-  }
+  VATP_RETURN_IF_ERROR(check_context_fits(so, 0, n, r.max_tokens));
   for (int32_t id : r.prompt) {
     if (id < 0 || id >= model_.config().n_vocab)
       return out_of_range("token id " + std::to_string(id) + " outside the vocabulary");

@@ -95,15 +95,14 @@ void Sequence::update_kv_stats() {
   stats_.kv_bytes_full = static_cast<int64_t>(cache_.kv_bytes_per_token()) * n_past_;
 }
 
-Status Sequence::check_fits(int64_t n_prompt, int n_predict) const {
-  const int64_t ctx = opts_.n_ctx;
-  // With rerotation positions are cache positions (prepare_rows): the tokens held count,
-  // not those seen (the same before the first eviction).
-  const int64_t start = opts_.kv_rerotate ? cache_.max_length() : n_past_;
-  // Rerotation with a policy that evicts every decode step keeps positions below the
-  // budget: only the prompt must fit.
-  const bool unbounded = decode_bounded();
-  if (start + n_prompt >= ctx || (!unbounded && start + n_prompt + n_predict > ctx)) {
+bool decode_unbounded(const SequenceOptions& opts) {
+  return opts.kv_rerotate && opts.kv_policy.evict &&
+         policy::evicts_at(opts.kv_policy, policy::Phase::kDecodeStep);
+}
+
+Status check_context_fits(const SequenceOptions& opts, int64_t start, int64_t n_prompt, int n_predict) {
+  const int64_t ctx = opts.n_ctx;
+  if (start + n_prompt >= ctx || (!decode_unbounded(opts) && start + n_prompt + n_predict > ctx)) {
     return out_of_range(
         "the prompt (" + std::to_string(n_prompt) + " tokens" +
         (start > 0 ? ", after " + std::to_string(start) + " already in the cache" : std::string()) +
@@ -111,6 +110,13 @@ Status Sequence::check_fits(int64_t n_prompt, int n_predict) const {
         std::to_string(ctx) + " tokens (raise -c or shorten the prompt / -n)");
   }
   return Status::ok();
+}
+
+Status Sequence::check_fits(int64_t n_prompt, int n_predict) const {
+  // With rerotation positions are cache positions (prepare_rows): the tokens held count,
+  // not those seen (the same before the first eviction).
+  const int64_t start = opts_.kv_rerotate ? cache_.max_length() : n_past_;
+  return check_context_fits(opts_, start, n_prompt, n_predict);
 }
 
 Status Sequence::begin_policy(int64_t prompt_len, int n_predict) {
@@ -134,13 +140,8 @@ Status Sequence::resize_cache(int slots) {
   return Status::ok();
 }
 
-bool Sequence::decode_bounded() const {
-  return opts_.kv_rerotate && opts_.kv_policy.evict &&
-         policy::evicts_at(opts_.kv_policy, policy::Phase::kDecodeStep);
-}
-
 int64_t Sequence::positions_left() const {
-  if (decode_bounded()) return INT64_MAX;
+  if (decode_unbounded(opts_)) return INT64_MAX;
   return opts_.n_ctx - (opts_.kv_rerotate ? cache_.max_length() : n_past_);
 }
 

@@ -60,6 +60,13 @@ struct SessionStats {
 // combinations.
 Status validate(const SequenceOptions& opts);
 
+// Rerotation with a policy that evicts every decode step keeps positions below the
+// budget, so generation is not bounded by the context.
+bool decode_unbounded(const SequenceOptions& opts);
+// out_of_range unless n_prompt tokens after `start` positions, plus n_predict generated
+// ones (unless decode_unbounded), fit in opts.n_ctx (and the prompt alone leaves room).
+Status check_context_fits(const SequenceOptions& opts, int64_t start, int64_t n_prompt, int n_predict);
+
 class Sequence {
  public:
   // With an evicting policy the cache is sized by begin_policy() once the prompt length
@@ -141,7 +148,6 @@ class Sequence {
  private:
   Sequence(const model::Model& model, const SequenceOptions& opts, kvcache::KvCache cache);
   // Rerotation with a policy that evicts every decode step: positions stay below the budget.
-  bool decode_bounded() const;
 
   const model::Model* model_;
   SequenceOptions opts_;

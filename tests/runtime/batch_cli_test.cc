@@ -17,26 +17,9 @@
 namespace vatp::runtime {
 namespace {
 
-struct Ran {
-  int exit_code = -1;
-  std::string out, err;
-};
+std::string temp_path(const std::string& name) { return cli_temp_path("batch", name); }
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-std::string temp_path(const std::string& name) {
-  return ::testing::TempDir() + "/vatp_batch_" + std::to_string(::getpid()) + "_" + name;
-}
-
-Ran run_vatp(const std::string& args) {
-  const std::string out = temp_path("stdout"), err = temp_path("stderr");
-  const std::string cmd = std::string(VATP_BINARY_DIR) + "/vatp " + args + " >" + out + " 2>" + err;
-  const int st = std::system(cmd.c_str());
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, slurp(out), slurp(err)};
-}
+Ran run_vatp(const std::string& args) { return run_vatp_with_input("batch", args, ""); }
 
 std::vector<nlohmann::json> read_jsonl(const std::string& path) {
   std::vector<nlohmann::json> v;

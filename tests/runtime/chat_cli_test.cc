@@ -21,28 +21,10 @@
 namespace vatp::runtime {
 namespace {
 
-struct Ran {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-std::string temp_path(const std::string& name) {
-  return ::testing::TempDir() + "/vatp_chat_" + std::to_string(::getpid()) + "_" + name;
-}
 
 // `vatp ARGS < input` through the shell.
 Ran run_vatp(const std::string& args, const std::string& input) {
-  const std::string in = temp_path("stdin"), out = temp_path("stdout"), err = temp_path("stderr");
-  std::ofstream(in, std::ios::binary) << input;
-  const std::string cmd =
-      std::string(VATP_BINARY_DIR) + "/vatp " + args + " <" + in + " >" + out + " 2>" + err;
-  const int st = std::system(cmd.c_str());
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, slurp(out), slurp(err)};
+  return run_vatp_with_input("chat", args, input);
 }
 
 class ChatCli : public ::testing::Test {

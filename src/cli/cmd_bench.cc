@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/cli_checks.h"
 #include "cli/command.h"
 #include "cli/generation_flags.h"
 #include "cli/kernel_flags.h"
@@ -19,6 +20,7 @@
 #include "runtime/bandwidth.h"
 #include "runtime/bench.h"
 #include "runtime/bench_parallel.h"
+#include "runtime/memory_plan.h"
 #include "tokenizer/tokenizer.h"
 
 namespace vatp::cli {
@@ -36,7 +38,25 @@ struct BenchFlags {
   policy::PolicyFlags kv;
   std::string kv_type = "f16";
   std::string parallel;  // --parallel 1,4,16: the batched-engine test
+  std::string max_memory;  // --max-memory SIZE; empty: MemAvailable
 };
+
+// The deepest test's context against the training context and the memory limit (the
+// full-cache session of run_bench is the largest allocation).
+Status preflight(const BenchFlags& f, const model::ModelConfig& c, int threads) {
+  int max_depth = 0;
+  for (int d : f.opts.depths) max_depth = std::max(max_depth, d);
+  const int64_t n_ctx = int64_t{max_depth} + std::max({f.opts.n_prompt, f.opts.n_gen, 2});
+  warn_beyond_training_context(
+      max_depth > 0 ? "-d " + std::to_string(max_depth) + " + -p/-n: context" : "-p/-n: context", n_ctx, c);
+  runtime::MemoryPlanInput in;
+  in.n_ctx = in.kv_capacity = n_ctx;
+  in.n_batch = static_cast<int>(std::min<int64_t>(f.opts.n_batch, n_ctx));
+  in.threads = threads;
+  in.kv_type = f.opts.kv_type;
+  VATP_ASSIGN_OR_RETURN(const std::optional<uint64_t> limit, memory_limit(f.max_memory));
+  return runtime::check_memory(runtime::plan_memory(c, in), limit);
+}
 
 std::string kv_label(const runtime::BenchResult& r, const BenchFlags& f) {
   if (!r.policy) return "full";
@@ -103,8 +123,8 @@ Status run_parallel(const BenchFlags& f, const model::Model& model, const tokeni
 
 Status run_bench_cmd(BenchFlags f, const CLI::App& sub) {
   if (f.model.empty()) return invalid_argument("-m MODEL.gguf is required");
-  if (sub.count("-t") > 0 && f.threads < 1)
-    return invalid_argument("-t must be >= 1, got " + std::to_string(f.threads));
+  VATP_ASSIGN_OR_RETURN(const int threads, resolve_threads(f.threads, sub.count("-t") > 0));
+  VATP_RETURN_IF_ERROR(memory_limit(f.max_memory).status());
   VATP_ASSIGN_OR_RETURN(f.opts.depths, runtime::parse_depths(f.depths));
   VATP_RETURN_IF_ERROR(runtime::validate(f.opts));
   VATP_ASSIGN_OR_RETURN(f.opts.kv_policy, policy::config_from_flags(f.kv));
@@ -112,12 +132,11 @@ Status run_bench_cmd(BenchFlags f, const CLI::App& sub) {
   VATP_ASSIGN_OR_RETURN(const kernels::KernelTable kt, kernel_table_from_flag(f.isa));
   if (!std::filesystem::exists(f.model)) return not_found("model file not found: " + f.model);
 
-  const int threads =
-      f.threads > 0 ? f.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   ThreadPool pool(threads);
   VATP_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> model,
                         model::Model::load(f.model, kt, {.repack = !f.no_repack, .pool = &pool}));
   VATP_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::from_gguf(model->gguf()));
+  VATP_RETURN_IF_ERROR(preflight(f, model->config(), threads));
 
   if (!f.parallel.empty()) return run_parallel(f, *model, tok, pool, threads);
   double bw = 0.0;
@@ -209,6 +228,7 @@ void add_bench_command(CLI::App& app, CommandFn& selected) {
                   "Comma-separated sequence counts: aggregate decode t/s of N sequences decoding together "
                   "on the batched engine, at each depth (instead of pp/tg)");
   cmd->add_option("--kv-type", fl->kv_type, "KV cache storage: f16 (default) | f32 | q8_0");
+  add_max_memory_flag(cmd, fl->max_memory);
   cmd->callback([fl, cmd, &selected] { selected = [fl, cmd] { return run_bench_cmd(*fl, *cmd); }; });
 }
 

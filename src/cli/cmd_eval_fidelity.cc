@@ -4,8 +4,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli/cli_checks.h"
 #include "cli/command.h"
 #include "cli/eval_common.h"
+#include "core/output_file.h"
 #include "eval/fidelity.h"
 #include "kvcache/kv_cache.h"
 
@@ -26,14 +28,6 @@ struct FidelityFlags {
   policy::PolicyFlags kv;
 };
 
-Result<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found("cannot open text file " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 Status run(const FidelityFlags& f, bool streaming, const CLI::App& cmd) {
   eval::FidelityOptions o;
   VATP_ASSIGN_OR_RETURN(o.policies, split_list("--policies", f.policies));
@@ -49,7 +43,8 @@ Status run(const FidelityFlags& f, bool streaming, const CLI::App& cmd) {
   o.resume = !f.no_resume;
   o.progress = !f.quiet;
   o.command_line = command_line_of(cmd);
-  VATP_ASSIGN_OR_RETURN(std::string text, read_file(f.text_file));
+  VATP_RETURN_IF_ERROR(check_output_dir("-o", f.out_dir));
+  VATP_ASSIGN_OR_RETURN(std::string text, read_input_file("-f", f.text_file));
   VATP_ASSIGN_OR_RETURN(LoadedModel lm, load_model(f.model));
   const std::vector<int32_t> ids = lm.tok->encode(text, /*add_special=*/true, /*parse_special=*/false);
   VATP_ASSIGN_OR_RETURN(std::vector<eval::FidelityCell> cells, eval::run_fidelity(lm.ref(), ids, o));

@@ -145,6 +145,9 @@ Status run_longbench(const RunFlags& fl, const CLI::App& cmd) {
         "--task names the task of a single --data file; with several files each "
         "file's \"dataset\" field or name gives its task");
   if (fl.limit < 0) return invalid_argument("--limit must be >= 0");
+  // Without a cap the context is sized for the longest record (800k tokens for some).
+  if (fl.max_length < 1)
+    return invalid_argument("--max-length must be >= 1 token, got " + std::to_string(fl.max_length));
   std::vector<eval::Sample> samples;
   for (const auto& path : fl.data) {
     VATP_ASSIGN_OR_RETURN(auto recs, eval::read_jsonl(path));
@@ -196,9 +199,8 @@ void add_eval_longbench_commands(CLI::App& eval, CommandFn& selected) {
       ->required();
   run->add_option("--task", rf->task,
                   "Task name (default: the records' \"dataset\" field, else the file name)");
-  run->add_option(
-      "--max-length", rf->max_length,
-      "Middle-truncate prompts longer than this many tokens (default 7500, for 8k models; 0: never)");
+  run->add_option("--max-length", rf->max_length,
+                  "Middle-truncate prompts longer than this many tokens (default 7500, for 8k models)");
   run->add_option("--limit", rf->limit, "Use only the first N records of each file (0: all)");
   add_sweep_flags(run, rf->sweep);
   run->callback([rf, run, &selected] { selected = [rf, run] { return run_longbench(*rf, *run); }; });

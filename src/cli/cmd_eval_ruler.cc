@@ -11,8 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "cli/cli_checks.h"
 #include "cli/command.h"
 #include "cli/eval_common.h"
+#include "core/output_file.h"
 #include "eval/passkey.h"
 #include "eval/ruler.h"
 #include "gguf/gguf.h"
@@ -80,8 +82,7 @@ Result<Counter> make_counter(const CommonFlags& f, bool need_chat) {
 
 Status dump_samples(const std::string& path, const std::vector<eval::Sample>& samples,
                     const Counter& counter) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) return io_error("cannot write " + path);
+  std::string out;
   for (const eval::Sample& s : samples) {
     const int64_t tokens = counter.fn(s.chat)(s.prompt + s.answer_prefix) + s.max_new_tokens;
     const nlohmann::json j = {{"task", s.task},
@@ -92,9 +93,9 @@ Status dump_samples(const std::string& path, const std::vector<eval::Sample>& sa
                               {"chat", s.chat},
                               {"max_new_tokens", s.max_new_tokens},
                               {"tokens", tokens}};
-    out << j.dump() << "\n";
+    out += j.dump() + "\n";
   }
-  if (!out) return io_error("cannot write " + path);
+  VATP_RETURN_IF_ERROR(write_file_atomic(path, out));
   std::fprintf(stderr, "wrote %zu samples to %s\n", samples.size(), path.c_str());
   return Status::ok();
 }
@@ -120,6 +121,7 @@ Status check_common(const CommonFlags& f) {
   if (f.samples < 1) return invalid_argument("--samples must be >= 1, got " + std::to_string(f.samples));
   if (f.dump.empty() && f.sweep.out_dir.empty())
     return invalid_argument("-o OUTDIR is required (or --dump FILE)");
+  if (!f.dump.empty()) return check_output_path("--dump", f.dump);
   return Status::ok();
 }
 
@@ -166,7 +168,8 @@ Status run_passkey(const PasskeyFlags& f, const CLI::App& cmd) {
 void add_common_flags(CLI::App* cmd, CommonFlags& c, const char* samples_help) {
   add_model_flags(cmd, c.model);
   cmd->add_option("--samples", c.samples, samples_help);
-  cmd->add_option("--seed", c.seed, "Seed of the generator's mt19937_64 (default 42)");
+  cmd->add_option("--seed", c.seed, "Seed of the generator's mt19937_64 (default 42)")
+      ->check(seed_validator());
   cmd->add_option("--dump", c.dump,
                   "Write the samples (prompt, answer_prefix, answers, tokens) to this jsonl and stop; "
                   "only the model's tokenizer is read");

@@ -9,7 +9,9 @@
 #include <string>
 #include <thread>
 
+#include "cli/cli_checks.h"
 #include "cli/command.h"
+#include "core/output_file.h"
 #include "core/thread_pool.h"
 #include "core/timer.h"
 #include "eval/inspect_report.h"
@@ -49,8 +51,8 @@ Status validate_flags(const InspectFlags& f, const CLI::App& sub) {
   if (f.n_tokens < 2) return invalid_argument("-c must be >= 2 tokens, got " + std::to_string(f.n_tokens));
   if (f.sinks < 1) return invalid_argument("--sinks must be >= 1, got " + std::to_string(f.sinks));
   if (f.batch < 1) return invalid_argument("-b must be >= 1, got " + std::to_string(f.batch));
-  if (sub.count("-t") > 0 && f.threads < 1)
-    return invalid_argument("-t must be >= 1, got " + std::to_string(f.threads));
+  VATP_RETURN_IF_ERROR(resolve_threads(f.threads, sub.count("-t") > 0).status());
+  VATP_RETURN_IF_ERROR(check_output_dir("-o", f.out_dir));
   eval::InspectReportOptions probe;
   return eval::parse_inspect_formats(f.formats, probe);
 }
@@ -59,16 +61,11 @@ Status run_inspect(const InspectFlags& f, const CLI::App& sub) {
   VATP_RETURN_IF_ERROR(validate_flags(f, sub));
   eval::InspectReportOptions ro;
   VATP_RETURN_IF_ERROR(eval::parse_inspect_formats(f.formats, ro));
-  std::ifstream in(f.text_file, std::ios::binary);
-  if (!in) return not_found("cannot open text file " + f.text_file);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
+  VATP_ASSIGN_OR_RETURN(const std::string text, read_input_file("-f", f.text_file));
   if (!std::filesystem::exists(f.model)) return not_found("model file not found: " + f.model);
 
   const kernels::KernelTable kt = kernels::make_kernel_table(kernels::detect_isa());
-  const int threads =
-      f.threads > 0 ? f.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  VATP_ASSIGN_OR_RETURN(const int threads, resolve_threads(f.threads, sub.count("-t") > 0));
   ThreadPool pool(threads);
   VATP_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> model,
                         model::Model::load(f.model, kt, {.pool = &pool}));

@@ -9,12 +9,15 @@
 #include <string>
 #include <thread>
 
+#include "cli/cli_checks.h"
 #include "cli/command.h"
 #include "cli/kernel_flags.h"
+#include "core/output_file.h"
 #include "core/thread_pool.h"
 #include "core/timer.h"
 #include "kernels/kernel_table.h"
 #include "model/model.h"
+#include "runtime/memory_plan.h"
 #include "runtime/perplexity_session.h"
 #include "runtime/session.h"
 #include "tokenizer/tokenizer.h"
@@ -33,6 +36,7 @@ struct PplFlags {
   bool no_repack = false;
   std::string isa;  // --isa; empty: detect
   std::string kv_type = "f16";
+  std::string max_memory;  // --max-memory SIZE; empty: MemAvailable
 };
 
 Status validate_flags(const PplFlags& f, const CLI::App& sub) {
@@ -43,36 +47,36 @@ Status validate_flags(const PplFlags& f, const CLI::App& sub) {
     return invalid_argument("--chunks must be >= 1, got " + std::to_string(f.chunks));
   if (sub.count("-b") > 0 && f.batch < 1)
     return invalid_argument("-b must be >= 1, got " + std::to_string(f.batch));
-  if (sub.count("-t") > 0 && f.threads < 1)
-    return invalid_argument("-t must be >= 1, got " + std::to_string(f.threads));
-  return Status::ok();
+  VATP_RETURN_IF_ERROR(resolve_threads(f.threads, sub.count("-t") > 0).status());
+  if (sub.count("--json") > 0) VATP_RETURN_IF_ERROR(check_output_path("--json", f.json_out));
+  return memory_limit(f.max_memory).status();
 }
 
 Status run_ppl(const PplFlags& f, const CLI::App& sub) {
   VATP_RETURN_IF_ERROR(validate_flags(f, sub));
-  std::ifstream in(f.text_file, std::ios::binary);
-  if (!in) return not_found("cannot open text file " + f.text_file);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
+  VATP_ASSIGN_OR_RETURN(const std::string text, read_input_file("-f", f.text_file));
   VATP_ASSIGN_OR_RETURN(const kernels::KernelTable kt, kernel_table_from_flag(f.isa));
   if (!std::filesystem::exists(f.model)) return not_found("model file not found: " + f.model);
 
-  const int threads =
-      f.threads > 0 ? f.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  VATP_ASSIGN_OR_RETURN(const int threads, resolve_threads(f.threads, sub.count("-t") > 0));
   ThreadPool pool(threads);
   VATP_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> model,
                         model::Model::load(f.model, kt, {.repack = !f.no_repack, .pool = &pool}));
   VATP_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::from_gguf(model->gguf()));
-  if (f.n_ctx > model->config().n_ctx_train) {
-    std::fprintf(stderr, "warning: -c %d exceeds the model's training context %d\n", f.n_ctx,
-                 model->config().n_ctx_train);
-  }
+  warn_beyond_training_context("-c", f.n_ctx, model->config());
 
   runtime::SessionOptions so;
   so.n_ctx = f.n_ctx;
   VATP_ASSIGN_OR_RETURN(so.kv_type, kvcache::kv_type_from_name(f.kv_type));
   so.n_batch = f.batch > 0 ? std::min(f.batch, f.n_ctx) : f.n_ctx;
+  runtime::MemoryPlanInput mi;
+  mi.n_ctx = mi.kv_capacity = so.n_ctx;
+  mi.n_batch = so.n_batch;
+  mi.threads = threads;
+  mi.kv_type = so.kv_type;
+  mi.logit_rows = so.n_ctx - so.n_ctx / 2;  // the scored second half of each chunk
+  VATP_ASSIGN_OR_RETURN(const std::optional<uint64_t> limit, memory_limit(f.max_memory));
+  VATP_RETURN_IF_ERROR(runtime::check_memory(runtime::plan_memory(model->config(), mi), limit));
   VATP_ASSIGN_OR_RETURN(std::unique_ptr<runtime::Session> session,
                         runtime::Session::create(*model, tok, pool, so));
 
@@ -97,9 +101,7 @@ Status run_ppl(const PplFlags& f, const CLI::App& sub) {
                         {"n_ctx", r.n_ctx},       {"n_chunks", r.n_chunks},     {"n_scored", r.n_scored},
                         {"nll_mean", r.nll_mean}, {"chunk_ppl", r.chunk_ppl},   {"top1", r.top1},
                         {"targets", r.targets},   {"seconds", seconds},         {"threads", threads}};
-    std::ofstream out(f.json_out);
-    out << j.dump() << "\n";
-    if (!out) return io_error("cannot write " + f.json_out);
+    VATP_RETURN_IF_ERROR(write_file_atomic(f.json_out, j.dump() + "\n"));
   }
   return Status::ok();
 }
@@ -119,6 +121,7 @@ void add_ppl_command(CLI::App& app, CommandFn& selected) {
   cmd->add_option("--isa", fl->isa, kIsaHelp);
   cmd->add_flag("--no-repack", fl->no_repack,
                 "Keep Q4_0 weights in the file's layout (no interleaved copy; less memory, slower)");
+  add_max_memory_flag(cmd, fl->max_memory);
   cmd->add_option("--json", fl->json_out,
                   "Write ppl, stderr, counts, top-1 ids and targets to this JSON file");
   cmd->callback([fl, cmd, &selected] { selected = [fl, cmd] { return run_ppl(*fl, *cmd); }; });

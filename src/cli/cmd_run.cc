@@ -1,6 +1,8 @@
 // `vatp run`: generate text from a prompt, streaming tokens to stdout as they come.
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -11,12 +13,16 @@
 #include <thread>
 #include <vector>
 
+#include "cli/cli_checks.h"
 #include "cli/command.h"
 #include "cli/kernel_flags.h"
+#include "cli/stop_signal.h"
+#include "core/output_file.h"
 #include "core/thread_pool.h"
 #include "kernels/kernel_table.h"
 #include "model/model.h"
 #include "policy/flags.h"
+#include "runtime/memory_plan.h"
 #include "runtime/session.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -48,9 +54,8 @@ struct RunFlags {
   bool no_repack = false;
   std::string dump_tensors;  // --dump-tensors FILE
   std::string isa;           // --isa; empty: detect
+  std::string max_memory;    // --max-memory SIZE; empty: MemAvailable
 };
-
-int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 // Flag checks that need no file; `sub` tells which flags were given.
 Status validate_flags(const RunFlags& f, const CLI::App& sub) {
@@ -61,20 +66,15 @@ Status validate_flags(const RunFlags& f, const CLI::App& sub) {
   if (f.n_predict < 0) return invalid_argument("-n must be >= 0, got " + std::to_string(f.n_predict));
   if (sub.count("-c") > 0 && f.n_ctx <= 0)
     return invalid_argument("-c must be > 0, got " + std::to_string(f.n_ctx));
-  if (sub.count("-t") > 0 && f.threads < 1)
-    return invalid_argument("-t must be >= 1, got " + std::to_string(f.threads));
+  VATP_RETURN_IF_ERROR(resolve_threads(f.threads, sub.count("-t") > 0).status());
+  if (sub.count("--json") > 0) VATP_RETURN_IF_ERROR(check_output_path("--json", f.json_out));
+  if (sub.count("--dump-tensors") > 0)
+    VATP_RETURN_IF_ERROR(check_output_path("--dump-tensors", f.dump_tensors));
+  VATP_RETURN_IF_ERROR(memory_limit(f.max_memory).status());
   if (f.batch < 1) return invalid_argument("-b must be >= 1, got " + std::to_string(f.batch));
   if (sub.count("--system") > 0 && !f.chat) return invalid_argument("--system needs --chat");
   if (sub.count("--chat-template") > 0 && !f.chat) return invalid_argument("--chat-template needs --chat");
   return runtime::validate(f.sampling);
-}
-
-Result<std::string> read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found("cannot open prompt file " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // The prompt text, wrapped in the chat template when --chat is given.
@@ -107,16 +107,77 @@ nlohmann::json stats_json(const runtime::SessionStats& s, int n_ctx, int threads
           {"threads", threads}};
 }
 
+// --dump-tensors: the tap that appends every intermediate tensor to `file`.
+model::TensorTap dump_tap(std::FILE* file) {
+  return [file, call = uint32_t{0}](const char* name, int layer, const float* rows, int64_t m,
+                                    int64_t len) mutable {
+    // Record: u32 forward-call index, u32 name length, name ("Qcur-3"), u64 n, n f32
+    // (the batch's last row). scripts/ref/tensor_diff.py reads it.
+    if (std::string_view(name) == "inp_embd") ++call;
+    const std::string full = layer >= 0 ? std::string(name) + "-" + std::to_string(layer) : std::string(name);
+    const auto nlen = static_cast<uint32_t>(full.size());
+    const auto n = static_cast<uint64_t>(len);
+    std::fwrite(&call, 4, 1, file);
+    std::fwrite(&nlen, 4, 1, file);
+    std::fwrite(full.data(), 1, full.size(), file);
+    std::fwrite(&n, 8, 1, file);
+    std::fwrite(rows + (m - 1) * len, 4, static_cast<size_t>(len), file);
+  };
+}
+
+// Flags whose limit depends on the model (the context), then what the session will
+// allocate against --max-memory or the available memory — before allocating it.
+Status preflight(const RunFlags& f, const runtime::SessionOptions& so, const model::ModelConfig& c,
+                 int64_t prompt_len, int threads) {
+  warn_beyond_training_context("-c", so.n_ctx, c);
+  if (f.sampling.repeat_last_n > so.n_ctx) {
+    return invalid_argument("--repeat-last-n " + std::to_string(f.sampling.repeat_last_n) +
+                            " exceeds the context (" + std::to_string(so.n_ctx) + " tokens)");
+  }
+  runtime::MemoryPlanInput in;
+  in.n_ctx = so.n_ctx;
+  in.kv_capacity = runtime::kv_capacity_for(so.kv_policy, prompt_len, so.n_ctx);
+  in.n_batch = std::min(so.n_batch, so.n_ctx);
+  in.threads = threads;
+  in.kv_type = so.kv_type;
+  in.per_query_head = policy::stat_plan(so.kv_policy).per_query_head;
+  in.rerotate = so.kv_rerotate;
+  in.repeat_last_n = f.sampling.repeat_last_n;
+  VATP_ASSIGN_OR_RETURN(const std::optional<uint64_t> limit, memory_limit(f.max_memory));
+  return runtime::check_memory(runtime::plan_memory(c, in), limit);
+}
+
+void print_stats(const runtime::SessionStats& st, const runtime::SessionOptions& so) {
+  const double mib = 1024.0 * 1024.0;
+  std::fprintf(stderr,
+               "\nprompt %lld tok, prefill %.1f tok/s, decode %.1f tok/s, KV cache %.2f MiB used of %.2f MiB "
+               "allocated (%s%s)\n",
+               static_cast<long long>(st.n_prompt), st.prefill_tok_per_s(), st.decode_tok_per_s(),
+               static_cast<double>(st.kv_bytes_used) / mib, static_cast<double>(st.kv_bytes_allocated) / mib,
+               kvcache::kv_type_name(so.kv_type),
+               so.kv_rerotate ? ", keys rerotated to cache positions" : "");
+  if (!so.kv_policy.evict) return;
+  std::fprintf(
+      stderr,
+      "kv policy %s: cache holds %.2f MiB (allocated %.2f MiB) vs %.2f MiB full (%.1f%%), %lld tokens "
+      "evicted, scoring %.3f s\n",
+      policy::describe(so.kv_policy).c_str(), static_cast<double>(st.kv_bytes_used) / mib,
+      static_cast<double>(st.kv_bytes_allocated) / mib, static_cast<double>(st.kv_bytes_full) / mib,
+      st.kv_bytes_full ? 100.0 * static_cast<double>(st.kv_bytes_used) / static_cast<double>(st.kv_bytes_full)
+                       : 0.0,
+      static_cast<long long>(st.tokens_evicted), st.scoring_seconds);
+}
+
 Status run_generate(const RunFlags& f, const CLI::App& sub) {
   VATP_RETURN_IF_ERROR(validate_flags(f, sub));
   std::string user_text = f.prompt;
   if (!f.prompt_file.empty()) {
-    VATP_ASSIGN_OR_RETURN(user_text, read_text_file(f.prompt_file));
+    VATP_ASSIGN_OR_RETURN(user_text, read_input_file("-f", f.prompt_file));
   }
   VATP_ASSIGN_OR_RETURN(const kernels::KernelTable kt, kernel_table_from_flag(f.isa));
   if (!std::filesystem::exists(f.model)) return not_found("model file not found: " + f.model);
 
-  const int threads = f.threads > 0 ? f.threads : default_threads();
+  VATP_ASSIGN_OR_RETURN(const int threads, resolve_threads(f.threads, sub.count("-t") > 0));
   ThreadPool pool(threads);
   VATP_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> model,
                         model::Model::load(f.model, kt, {.repack = !f.no_repack, .pool = &pool}));
@@ -133,25 +194,12 @@ Status run_generate(const RunFlags& f, const CLI::App& sub) {
   so.n_ctx = f.n_ctx > 0 ? f.n_ctx : std::min(model->config().n_ctx_train, kDefaultCtxCap);
   so.n_batch = f.batch;
   so.sampling = f.sampling;
+  VATP_RETURN_IF_ERROR(preflight(f, so, model->config(), static_cast<int64_t>(prompt.size()), threads));
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> dump(nullptr, &std::fclose);
   if (!f.dump_tensors.empty()) {
     dump.reset(std::fopen(f.dump_tensors.c_str(), "wb"));
-    if (!dump) return io_error("cannot write " + f.dump_tensors);
-    so.tap = [file = dump.get(), call = uint32_t{0}](const char* name, int layer, const float* rows,
-                                                     int64_t m, int64_t len) mutable {
-      // Record: u32 forward-call index, u32 name length, name ("Qcur-3"), u64 n, n f32
-      // (the batch's last row). scripts/ref/tensor_diff.py reads it.
-      if (std::string_view(name) == "inp_embd") ++call;
-      const std::string full =
-          layer >= 0 ? std::string(name) + "-" + std::to_string(layer) : std::string(name);
-      const auto nlen = static_cast<uint32_t>(full.size());
-      const auto n = static_cast<uint64_t>(len);
-      std::fwrite(&call, 4, 1, file);
-      std::fwrite(&nlen, 4, 1, file);
-      std::fwrite(full.data(), 1, full.size(), file);
-      std::fwrite(&n, 8, 1, file);
-      std::fwrite(rows + (m - 1) * len, 4, static_cast<size_t>(len), file);
-    };
+    if (!dump) return io_error("cannot write " + f.dump_tensors + ": " + std::strerror(errno));
+    so.tap = dump_tap(dump.get());
   }
   VATP_ASSIGN_OR_RETURN(std::unique_ptr<runtime::Session> session,
                         runtime::Session::create(*model, tok, pool, so));
@@ -163,44 +211,24 @@ Status run_generate(const RunFlags& f, const CLI::App& sub) {
       std::fflush(stdout);
       generated_text.append(piece);
     }
-    return true;
+    // Stop on SIGINT/SIGTERM, or when stdout is gone (main reports the write error).
+    return stop_signal() == 0 && std::ferror(stdout) == 0;
   };
+  catch_stop_signals();
   VATP_ASSIGN_OR_RETURN(std::vector<int32_t> generated, session->generate(prompt, f.n_predict, on_token));
   if (dump && (std::fflush(dump.get()) != 0 || std::ferror(dump.get()) != 0)) {
-    return io_error("writing " + f.dump_tensors + " failed (disk full?)");
+    return io_error("writing " + f.dump_tensors + ": " + std::strerror(errno));
   }
   const runtime::SessionStats& st = session->stats();
-  if (!f.no_stats) {
-    std::fprintf(stderr,
-                 "\nprompt %lld tok, prefill %.1f tok/s, decode %.1f tok/s, KV cache %.2f MiB (%s%s)\n",
-                 static_cast<long long>(st.n_prompt), st.prefill_tok_per_s(), st.decode_tok_per_s(),
-                 static_cast<double>(st.kv_bytes_used) / (1024.0 * 1024.0), kvcache::kv_type_name(so.kv_type),
-                 so.kv_rerotate ? ", keys rerotated to cache positions" : "");
-    if (so.kv_policy.evict) {
-      std::fprintf(
-          stderr,
-          "kv policy %s: cache holds %.2f MiB (allocated %.2f MiB) vs %.2f MiB full (%.1f%%), %lld tokens "
-          "evicted, scoring %.3f s\n",
-          policy::describe(so.kv_policy).c_str(), static_cast<double>(st.kv_bytes_used) / 1048576.0,
-          static_cast<double>(st.kv_bytes_allocated) / 1048576.0,
-          static_cast<double>(st.kv_bytes_full) / 1048576.0,
-          st.kv_bytes_full
-              ? 100.0 * static_cast<double>(st.kv_bytes_used) / static_cast<double>(st.kv_bytes_full)
-              : 0.0,
-          static_cast<long long>(st.tokens_evicted), st.scoring_seconds);
-    }
-  }
-  if (!f.json_out.empty()) {
-    nlohmann::json j = {{"prompt_ids", prompt},
-                        {"generated_ids", generated},
-                        {"text", generated_text},
-                        {"stats", stats_json(st, so.n_ctx, threads)}};
-    std::ofstream out(f.json_out);
-    // Generated text can end inside a UTF-8 character (-n cut it there): replace, do not throw.
-    out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-    if (!out) return io_error("cannot write " + f.json_out);
-  }
-  return Status::ok();
+  if (!f.no_stats) print_stats(st, so);
+  if (f.json_out.empty()) return Status::ok();
+  nlohmann::json stats = stats_json(st, so.n_ctx, threads);
+  if (stop_signal() != 0) stats["signal"] = stop_signal();
+  const nlohmann::json j = {
+      {"prompt_ids", prompt}, {"generated_ids", generated}, {"text", generated_text}, {"stats", stats}};
+  // Generated text can end inside a UTF-8 character (-n cut it there): replace, do not throw.
+  return write_file_atomic(f.json_out,
+                           j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 }  // namespace
@@ -235,7 +263,8 @@ void add_run_command(CLI::App& app, CommandFn& selected) {
   cmd->add_option("--repeat-penalty", fl->sampling.repeat_penalty, "Repeat penalty, 1 off (default 1.0)");
   cmd->add_option("--repeat-last-n", fl->sampling.repeat_last_n,
                   "Tokens the repeat penalty looks back (default 64)");
-  cmd->add_option("--seed", fl->sampling.seed, "Sampling seed (default 0)");
+  cmd->add_option("--seed", fl->sampling.seed, "Sampling seed (default 0)")->check(seed_validator());
+  add_max_memory_flag(cmd, fl->max_memory);
   cmd->add_option("--json", fl->json_out,
                   "Write prompt ids, generated ids, text and stats to this JSON file");
   cmd->add_flag("--no-stats", fl->no_stats, "Do not print the stats line to stderr");

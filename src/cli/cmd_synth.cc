@@ -1,7 +1,9 @@
 // `vatp synth`: writes a random-weight GGUF of a given shape carrying a real tokenizer.
 #include <cstdio>
 
+#include "cli/cli_checks.h"
 #include "cli/command.h"
+#include "core/output_file.h"
 #include "gguf/gguf.h"
 #include "model/synth.h"
 
@@ -14,6 +16,7 @@ struct SynthFlags {
 };
 
 Status run_synth(SynthFlags fl, const CLI::App& cmd) {
+  VATP_RETURN_IF_ERROR(check_output_path("-o", fl.out));
   if (!fl.shape.empty()) {
     const model::SynthSpec explicit_spec = fl.spec;
     VATP_RETURN_IF_ERROR(model::apply_shape(fl.shape, &fl.spec));
@@ -64,7 +67,7 @@ void add_synth_command(CLI::App& app, CommandFn& selected) {
   c->add_option("--type", fl->type, "Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K F16 BF16 F32");
   c->add_option("--vocab-from", fl->vocab_from, "GGUF whose tokenizer to copy")->required();
   c->add_option("-o,--output", fl->out, "Output GGUF")->required();
-  c->add_option("--seed", fl->spec.seed, "Random seed");
+  c->add_option("--seed", fl->spec.seed, "Random seed")->check(seed_validator());
   c->callback([fl, c, &selected] { selected = [fl, c] { return run_synth(*fl, *c); }; });
 }
 

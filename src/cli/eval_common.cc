@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "cli/cli_checks.h"
+#include "core/output_file.h"
 #include "kvcache/kv_cache.h"
 
 namespace vatp::cli {
@@ -16,12 +18,10 @@ void add_model_flags(CLI::App* cmd, ModelFlags& f) {
 }
 
 Result<LoadedModel> load_model(const ModelFlags& f) {
-  if (f.threads < 0) return invalid_argument("-t must be >= 1, got " + std::to_string(f.threads));
+  VATP_ASSIGN_OR_RETURN(const int threads, resolve_threads(f.threads, f.threads != 0));
   if (!std::filesystem::exists(f.model)) return not_found("model file not found: " + f.model);
   LoadedModel lm;
   lm.kt = std::make_unique<kernels::KernelTable>(kernels::make_kernel_table(kernels::detect_isa()));
-  const int threads =
-      f.threads > 0 ? f.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   lm.pool = std::make_unique<ThreadPool>(threads);
   VATP_ASSIGN_OR_RETURN(lm.model,
                         model::Model::load(f.model, *lm.kt, {.repack = !f.no_repack, .pool = lm.pool.get()}));
@@ -81,6 +81,7 @@ Result<eval::SweepOptions> sweep_options(const SweepFlags& f, const std::string&
   VATP_ASSIGN_OR_RETURN(o.policies, split_list("--policies", f.policies));
   VATP_ASSIGN_OR_RETURN(o.budgets, split_list("--budgets", f.budgets));
   if (f.out_dir.empty()) return invalid_argument("-o OUTDIR is required");
+  VATP_RETURN_IF_ERROR(check_output_dir("-o", f.out_dir));
   if (f.n_ctx < 0) return invalid_argument("-c must be > 0, got " + std::to_string(f.n_ctx));
   o.out_dir = f.out_dir;
   o.resume = !f.no_resume;

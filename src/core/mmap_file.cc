@@ -12,13 +12,18 @@
 namespace vatp {
 
 Result<MappedFile> MappedFile::open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // The type is checked before open(): opening a FIFO for reading blocks until a writer
+  // appears, so `-m FIFO` would hang. O_NONBLOCK covers a file swapped in between.
+  struct stat pre {};
+  if (::stat(path.c_str(), &pre) == 0 && !S_ISREG(pre.st_mode))
+    return invalid_argument("'" + path + "' is not a regular file");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     const int err = errno;
     if (err == ENOENT) return not_found("cannot open '" + path + "': " + std::strerror(err));
     return io_error("cannot open '" + path + "': " + std::strerror(err));
   }
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0) {
     const int err = errno;
     ::close(fd);

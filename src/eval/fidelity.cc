@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/output_file.h"
 #include "eval/sweep_common.h"
 #include "eval/sweep_report.h"
 #include "runtime/session.h"
@@ -280,10 +281,7 @@ Result<std::vector<FidelityCell>> run_fidelity(const ModelRef& m, std::span<cons
   const json j = {{"command", o.command_line}, {"context", o.context},     {"tokens", o.tokens},
                   {"segments", o.segments},    {"streaming", o.streaming}, {"cells", jc}};
   auto write = [&](const std::string& name, const std::string& text) -> Status {
-    std::ofstream out(fs::path(o.out_dir) / name, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) return io_error("cannot write " + (fs::path(o.out_dir) / name).string());
-    return Status::ok();
+    return write_file_atomic((fs::path(o.out_dir) / name).string(), text);
   };
   VATP_RETURN_IF_ERROR(write(stem + ".json", j.dump(2) + "\n"));
   VATP_RETURN_IF_ERROR(write(stem + ".csv", csv.str()));

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/output_file.h"
 #include "eval/plot_svg.h"
 
 namespace vatp::eval {
@@ -18,14 +19,7 @@ using runtime::HeadTrace;
 using runtime::InspectTrace;
 using runtime::SinkToken;
 
-Status write_file(const std::string& path, const std::string& data) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) return io_error("cannot open " + path + " for writing: " + std::strerror(errno));
-  f.write(data.data(), static_cast<std::streamsize>(data.size()));
-  f.close();
-  if (!f) return io_error("writing " + path + " failed");
-  return Status::ok();
-}
+Status write_file(const std::string& path, const std::string& data) { return write_file_atomic(path, data); }
 
 std::string num(double v) {
   char buf[32];

@@ -11,6 +11,8 @@
 #include <fstream>
 #include <limits>
 
+#include "core/output_file.h"
+
 namespace vatp::eval::plot {
 namespace {
 
@@ -546,12 +548,7 @@ namespace {
 template <typename Chart>
 Status write_chart(const std::string& path, const Chart& chart) {
   VATP_ASSIGN_OR_RETURN(std::string svg, render_svg(chart));
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) return io_error("cannot open " + path + " for writing: " + std::strerror(errno));
-  f.write(svg.data(), static_cast<std::streamsize>(svg.size()));
-  f.close();
-  if (!f) return io_error("writing " + path + " failed");
-  return Status::ok();
+  return write_file_atomic(path, svg);
 }
 }  // namespace
 

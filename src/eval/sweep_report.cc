@@ -9,6 +9,7 @@
 #include <sstream>
 #include <vector>
 
+#include "core/output_file.h"
 #include "eval/plot_svg.h"
 #include "policy/flags.h"
 
@@ -22,10 +23,7 @@ std::string fixed2(double v) {
 }
 
 Status write_file(const std::filesystem::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out) return io_error("cannot write " + p.string());
-  return Status::ok();
+  return write_file_atomic(p.string(), text);
 }
 
 // Policies and budgets in first-seen order.

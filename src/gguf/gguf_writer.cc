@@ -1,6 +1,7 @@
 #include <cstring>
-#include <fstream>
+#include <string_view>
 
+#include "core/output_file.h"
 #include "gguf/gguf.h"
 
 namespace vatp::gguf {
@@ -166,11 +167,8 @@ std::vector<uint8_t> GgufWriter::to_bytes() const {
 
 Status GgufWriter::write(const std::string& path) const {
   const std::vector<uint8_t> bytes = to_bytes();
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) return io_error("cannot create '" + path + "'");
-  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  if (!f) return io_error("cannot write '" + path + "'");
-  return Status::ok();
+  // Temp file + rename: a failed write (full disk) leaves no truncated model behind.
+  return write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 }  // namespace vatp::gguf

@@ -1,5 +1,7 @@
 #include "model/config.h"
 
+#include <cmath>
+
 namespace vatp::model {
 namespace {
 
@@ -31,9 +33,14 @@ Result<int> get_count(const gguf::GgufFile& f, const std::string& key, int n_lay
   return static_cast<int>(x);
 }
 
+// A float key, which must be finite: inf or NaN in rope or norm settings would give
+// NaN logits without an error.
 Result<float> get_f32_or(const gguf::GgufFile& f, const std::string& key, float fallback) {
   if (!f.find(key)) return fallback;
-  return f.get_f32(key);
+  VATP_ASSIGN_OR_RETURN(const float v, f.get_f32(key));
+  if (!std::isfinite(v))
+    return invalid_argument("GGUF key '" + key + "' = " + std::to_string(v) + " is not finite");
+  return v;
 }
 
 }  // namespace
@@ -80,21 +87,23 @@ Result<ModelConfig> ModelConfig::from_gguf(const gguf::GgufFile& f) {
     return invalid_argument("llama requires rope.dimension_count == head_dim (" + std::to_string(c.n_rot) +
                             " vs " + std::to_string(c.head_dim) + ")");
   }
-  VATP_ASSIGN_OR_RETURN(c.rms_eps, f.get_f32(a + "attention.layer_norm_rms_epsilon"));
+  if (!f.find(a + "attention.layer_norm_rms_epsilon"))
+    return not_found("GGUF key '" + a + "attention.layer_norm_rms_epsilon' is missing");
+  VATP_ASSIGN_OR_RETURN(c.rms_eps, get_f32_or(f, a + "attention.layer_norm_rms_epsilon", 0.0f));
   if (!(c.rms_eps > 0.0f && c.rms_eps < 1.0f))
     return invalid_argument("layer_norm_rms_epsilon is out of range");
 
   VATP_ASSIGN_OR_RETURN(c.rope.freq_base, get_f32_or(f, a + "rope.freq_base", 10000.0f));
-  if (!(c.rope.freq_base > 1.0f)) return invalid_argument("rope.freq_base must be > 1");
+  if (!(c.rope.freq_base > 1.0f)) return invalid_argument("rope.freq_base must be > 1 and finite");
   std::string scaling = "linear";
   if (f.find(a + "rope.scaling.type")) {
     VATP_ASSIGN_OR_RETURN(scaling, f.get_string(a + "rope.scaling.type"));
   }
   float factor = 0.0f;
   if (f.find(a + "rope.scaling.factor")) {
-    VATP_ASSIGN_OR_RETURN(factor, f.get_f32(a + "rope.scaling.factor"));
+    VATP_ASSIGN_OR_RETURN(factor, get_f32_or(f, a + "rope.scaling.factor", 0.0f));
   } else if (f.find(a + "rope.scale_linear")) {
-    VATP_ASSIGN_OR_RETURN(factor, f.get_f32(a + "rope.scale_linear"));
+    VATP_ASSIGN_OR_RETURN(factor, get_f32_or(f, a + "rope.scale_linear", 0.0f));
   }
   if (scaling == "none") {
     c.rope.freq_scale = 1.0f;

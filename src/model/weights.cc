@@ -1,6 +1,8 @@
 #include "model/weights.h"
 
+#include <set>
 #include <string>
+#include <vector>
 
 namespace vatp::model {
 namespace {
@@ -49,6 +51,33 @@ Result<const float*> vector_f32(const gguf::GgufFile& f, const std::string& name
   return reinterpret_cast<const float*>(t->data);
 }
 
+// Every tensor of the file must be one the model reads: an extra one means the metadata
+// disagrees with the weights (block_count = 1 over two layers' tensors would run on one
+// layer without a word; llama.cpp refuses such files too).
+Status check_no_unused_tensors(const gguf::GgufFile& f, const ModelConfig& c) {
+  std::set<std::string> known = {"token_embd.weight", "output_norm.weight", "output.weight",
+                                 "rope_freqs.weight"};
+  for (int l = 0; l < c.n_layers; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    for (const char* t : {"attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight",
+                          "attn_output.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias",
+                          "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight"}) {
+      known.insert(p + t);
+    }
+  }
+  std::vector<std::string> unused;
+  for (const gguf::TensorInfo& t : f.tensors()) {
+    if (known.count(t.name) == 0) unused.push_back(t.name);
+  }
+  if (unused.empty()) return Status::ok();
+  std::string names;
+  for (size_t i = 0; i < unused.size() && i < 5; ++i) names += (i ? ", " : "") + unused[i];
+  if (unused.size() > 5) names += ", ...";
+  return invalid_argument(std::to_string(unused.size()) + " tensor(s) not used by a " +
+                          std::to_string(c.n_layers) + "-layer " + c.arch_name +
+                          " model (does block_count match the weights?): " + names);
+}
+
 }  // namespace
 
 Result<Weights> Weights::from_gguf(const gguf::GgufFile& f, const ModelConfig& c,
@@ -83,6 +112,7 @@ Result<Weights> Weights::from_gguf(const gguf::GgufFile& f, const ModelConfig& c
     VATP_ASSIGN_OR_RETURN(L.w_up, matrix(f, p + "ffn_up.weight", c.dim, c.ff, kt));
     VATP_ASSIGN_OR_RETURN(L.w_down, matrix(f, p + "ffn_down.weight", c.ff, c.dim, kt));
   }
+  VATP_RETURN_IF_ERROR(check_no_unused_tensors(f, c));
   return w;
 }
 

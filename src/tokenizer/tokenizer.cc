@@ -53,7 +53,27 @@ Result<Tokenizer> Tokenizer::create(Vocab vocab) {
     utf8_append(t.byte_to_cp_[b], cp);
     t.cp_to_byte_[cp] = static_cast<uint8_t>(b);
   }
+  if (t.vocab_.type == VocabType::Bpe) VATP_RETURN_IF_ERROR(t.check_byte_tokens());
   return t;
+}
+
+// Byte-level BPE falls back to one token per byte for text no merge covers; without byte
+// tokens that text would be dropped silently (llama.cpp throws at tokenize time). Real
+// vocabularies lack some control and invalid-UTF-8 bytes (SmolLM2 lacks 21), so the check
+// covers printable ASCII (space included), without which ordinary text is lost.
+Status Tokenizer::check_byte_tokens() const {
+  int missing = 0, first = -1;
+  for (int b = 0x20; b < 0x7F; ++b) {
+    if (vocab_.find(byte_to_cp_[b]) >= 0) continue;
+    if (first < 0) first = b;
+    ++missing;
+  }
+  if (missing == 0) return Status::ok();
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "0x%02X", first);
+  return invalid_argument("the BPE vocabulary lacks " + std::to_string(missing) +
+                          " of the 95 printable ASCII byte tokens (first: byte " + hex + ", token '" +
+                          byte_to_cp_[first] + "'), so text with those bytes could not be tokenized");
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {

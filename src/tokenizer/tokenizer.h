@@ -48,6 +48,7 @@ class Tokenizer {
   void encode_spm(std::string_view text, std::vector<int32_t>& out) const;
   void encode_bpe(std::string_view text, std::vector<int32_t>& out) const;
   void bpe_piece(const std::string& encoded, std::vector<int32_t>& out) const;
+  Status check_byte_tokens() const;  // BPE: the printable ASCII byte tokens present
 
   Vocab vocab_;
   std::unique_ptr<PreTokenizer> pre_;

@@ -30,10 +30,16 @@ Result<PreType> pre_type_from_name(const std::string& pre) {
       "tekken)");
 }
 
+// A special-token id the file gives must name a token. llama.cpp ignores an out-of-range
+// id and falls back to its default, so the runtime would use another token than the one
+// `vatp info` shows; a broken file is refused instead.
 Result<int32_t> optional_id(const gguf::GgufFile& f, const char* key, int32_t fallback, int32_t n) {
   if (!f.find(key)) return fallback;
   VATP_ASSIGN_OR_RETURN(uint64_t v, f.get_uint(key));
-  if (v >= static_cast<uint64_t>(n)) return fallback;  // llama.cpp ignores out-of-range ids
+  if (v >= static_cast<uint64_t>(n)) {
+    return invalid_argument(std::string("GGUF key '") + key + "' = " + std::to_string(v) +
+                            " is outside the vocabulary of " + std::to_string(n) + " tokens");
+  }
   return static_cast<int32_t>(v);
 }
 

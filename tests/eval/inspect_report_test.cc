@@ -199,7 +199,8 @@ TEST_F(InspectReportSmol, CliBadFlagsExitOneWithMessage) {
       {base + "--layers x" + out, "'x' is not a layer number"},
       {base + "--format xml" + out, "unknown format 'xml'"},
       {base + "-c 8 --layers 0 --plot-layers 5" + out, "layer 5 is plotted but not traced"},
-      {"inspect -m " + path_ + " -f /no/such/file.txt" + out, "cannot open text file /no/such/file.txt"},
+      {"inspect -m " + path_ + " -f /no/such/file.txt" + out,
+       "-f /no/such/file.txt: No such file or directory"},
       {"inspect -m /no/such/model.gguf -f " + text + out, "model file not found"},
   };
   for (const auto& [args, msg] : cases) {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -135,6 +136,23 @@ TEST(LoadErrors, BadMetadataNamesTheKey) {
       load_error(TinySpec{}, nullptr,
                  [](TinyModelBuilder& b) { b.writer().set_string("llama.embedding_length", "thirty-two"); }),
       {"llama.embedding_length"});
+}
+
+// Issue 11, class 6: metadata that disagrees with the weights is an error, not a silent
+// one-layer model; non-finite rope settings are refused like 0 or NaN.
+TEST(LoadErrors, TensorsBeyondBlockCountAreUnused) {
+  expect_error(load_error(TinySpec{}, nullptr,
+                          [](TinyModelBuilder& b) { b.writer().set_u32("llama.block_count", 1); }),
+               {"tensor(s) not used by a 1-layer llama model", "blk.1.attn_norm.weight"});
+}
+
+TEST(LoadErrors, NonFiniteRopeBase) {
+  for (float v :
+       {std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN(), 0.0f, -1.0f}) {
+    expect_error(load_error(TinySpec{}, nullptr,
+                            [v](TinyModelBuilder& b) { b.writer().set_f32("llama.rope.freq_base", v); }),
+                 {"rope.freq_base"});
+  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "tokenizer/tokenizer.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <functional>
 #include <queue>
@@ -324,8 +325,12 @@ std::string Tokenizer::token_to_piece(int32_t id, bool special) const {
   if (ty == TokenType::Unused || ty == TokenType::Undefined) return {};
   if (ty == TokenType::Byte && vocab_.type == VocabType::Bpe) return {};
   if (vocab_.type == VocabType::Spm) {
-    if (ty == TokenType::Byte && t.size() == 6)
-      return std::string(1, static_cast<char>(std::stoi(t.substr(3, 2), nullptr, 16)));
+    // A BYTE token is "<0xHH>"; one whose text is not (a damaged file, found by
+    // vocab_fuzz: std::stoi threw and terminated the process) renders as its text.
+    unsigned byte = 0;
+    if (ty == TokenType::Byte && t.size() == 6 && t.starts_with("<0x") && t[5] == '>' &&
+        std::from_chars(t.data() + 3, t.data() + 5, byte, 16).ptr == t.data() + 5)
+      return std::string(1, static_cast<char>(byte));
     std::string out;
     for (size_t i = 0; i < t.size();) {
       if (t.compare(i, 3, "\xE2\x96\x81") == 0) {

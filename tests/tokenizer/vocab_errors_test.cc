@@ -48,5 +48,20 @@ TEST(VocabErrors, BpeWithoutByteTokens) {
       "0x20, token '\xC4\xA0'), so text with those bytes could not be tokenized");
 }
 
+// Found by vocab_fuzz: a BYTE-typed SPM token whose text is not <0xHH> made std::stoi
+// throw inside token_to_piece, terminating the process. It renders as its text now.
+TEST(VocabErrors, MalformedByteTokenDoesNotThrow) {
+  gguf::GgufWriter w = spm_vocab();
+  w.set_string_array("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "<0xZZ>", "<0x41>"});
+  w.set_i32_array("tokenizer.ggml.token_type", {2, 3, 3, 6, 6});
+  const std::vector<uint8_t> bytes = w.to_bytes();
+  auto f = gguf::GgufFile::parse(bytes);
+  ASSERT_TRUE(f.is_ok());
+  auto t = Tokenizer::from_gguf(*f);
+  ASSERT_TRUE(t.is_ok()) << t.status().to_string();
+  EXPECT_EQ(t->token_to_piece(3, false), "<0xZZ>");
+  EXPECT_EQ(t->token_to_piece(4, false), "A");
+}
+
 }  // namespace
 }  // namespace vatp::tokenizer

@@ -2,8 +2,8 @@
 // settings before anything is allocated, so that a flag such as `-c 10000000` is refused
 // with the figure instead of ending in std::bad_alloc (or the OOM killer) minutes later.
 // The figures mirror the allocations of KvCache::create, ForwardScratch::reserve and
-// AttentionScratch::reserve (kept next to those sizes on purpose: a change there should
-// change this file too; tests/runtime/memory_plan_test.cc compares them).
+// AttentionScratch::reserve: a change to those sizes should change this file too (no test
+// compares them yet; the CLI test checks the figure for one tiny model).
 #pragma once
 
 #include <cstdint>

@@ -28,7 +28,7 @@ struct FidelityFlags {
   policy::PolicyFlags kv;
 };
 
-Status run(const FidelityFlags& f, bool streaming, const CLI::App& cmd) {
+Status run(const FidelityFlags& f, bool streaming, CLI::App& cmd) {
   eval::FidelityOptions o;
   VATP_ASSIGN_OR_RETURN(o.policies, split_list("--policies", f.policies));
   VATP_ASSIGN_OR_RETURN(o.budgets, split_list("--budgets", f.budgets));
@@ -45,9 +45,12 @@ Status run(const FidelityFlags& f, bool streaming, const CLI::App& cmd) {
   o.command_line = command_line_of(cmd);
   VATP_RETURN_IF_ERROR(check_output_dir("-o", f.out_dir));
   VATP_ASSIGN_OR_RETURN(std::string text, read_input_file("-f", f.text_file));
+  VATP_ASSIGN_OR_RETURN(o.fingerprint, sweep_fingerprint(cmd));
+  // Before the model loads: a busy or stale output directory fails at once.
+  VATP_ASSIGN_OR_RETURN(eval::RunLog log, eval::open_fidelity_log(o));
   VATP_ASSIGN_OR_RETURN(LoadedModel lm, load_model(f.model));
   const std::vector<int32_t> ids = lm.tok->encode(text, /*add_special=*/true, /*parse_special=*/false);
-  VATP_ASSIGN_OR_RETURN(std::vector<eval::FidelityCell> cells, eval::run_fidelity(lm.ref(), ids, o));
+  VATP_ASSIGN_OR_RETURN(std::vector<eval::FidelityCell> cells, eval::run_fidelity(lm.ref(), ids, o, log));
   std::fputs(eval::fidelity_markdown(cells, streaming).c_str(), stdout);
   return Status::ok();
 }

@@ -40,24 +40,10 @@ Result<TaskScore> score_file(const std::string& path, const std::string& task_fl
   const std::string task = task_flag.empty() ? lb::task_from_path(path) : task_flag;
   VATP_RETURN_IF_ERROR(lb::task_metric(task).status().with_context(path));
   VATP_ASSIGN_OR_RETURN(const auto records, eval::read_jsonl(path));
-  if (records.empty()) return invalid_argument(path + ": no predictions");
-  std::vector<lb::ScoredPrediction> preds;
-  std::vector<std::string> all_classes;
-  for (const auto& rec : records) {
-    lb::ScoredPrediction p;
-    VATP_ASSIGN_OR_RETURN(p.prediction, rec.get_string("pred"));
-    VATP_ASSIGN_OR_RETURN(p.answers, rec.get_string_list("answers", /*allow_empty=*/false));
-    VATP_ASSIGN_OR_RETURN(const auto classes, rec.get_nullable_string_list("all_classes"));
-    all_classes = classes.value_or(std::vector<std::string>{});
-    if (e) {
-      VATP_ASSIGN_OR_RETURN(p.length, rec.get_int("length"));
-    }
-    // all_classes is checked once, against the last line's value, below.
-    if (Status st = lb::check_answers(task, p.answers, {"-"}); !st.is_ok()) return rec.error(st.message());
-    preds.push_back(std::move(p));
-  }
-  if (Status st = lb::check_answers(task, preds.back().answers, all_classes); !st.is_ok())
-    return records.back().error(st.message());
+  auto file = lb::prediction_file(task, records, e);
+  if (!file.is_ok()) return records.empty() ? file.status().with_context(path) : file.status();
+  const std::vector<lb::ScoredPrediction>& preds = file->preds;
+  const std::vector<std::string>& all_classes = file->all_classes;
   TaskScore out{task, preds.size(), 0.0, {}};
   if (e) {
     VATP_ASSIGN_OR_RETURN(out.buckets, lb::score_task_e(task, preds, all_classes));
@@ -123,23 +109,7 @@ struct RunFlags {
   SweepFlags sweep;
 };
 
-// The task of a LongBench data file: --task, else the records' "dataset" field (a
-// LongBench-E "<name>_e" gives <name>), else the file name like eval.py.
-std::string data_task(const std::string& path, const std::vector<eval::JsonlRecord>& recs,
-                      const std::string& task_flag) {
-  if (!task_flag.empty()) return task_flag;
-  if (!recs.empty()) {
-    if (auto d = recs.front().get_string("dataset"); d.is_ok() && !d->empty()) {
-      std::string name = *d;
-      if (!lb::task_metric(name).is_ok() && name.size() > 2 && name.ends_with("_e"))
-        name.resize(name.size() - 2);
-      return name;
-    }
-  }
-  return lb::task_from_path(path);
-}
-
-Status run_longbench(const RunFlags& fl, const CLI::App& cmd) {
+Status run_longbench(const RunFlags& fl, CLI::App& cmd) {
   if (!fl.task.empty() && fl.data.size() > 1)
     return invalid_argument(
         "--task names the task of a single --data file; with several files each "
@@ -151,17 +121,20 @@ Status run_longbench(const RunFlags& fl, const CLI::App& cmd) {
   std::vector<eval::Sample> samples;
   for (const auto& path : fl.data) {
     VATP_ASSIGN_OR_RETURN(auto recs, eval::read_jsonl(path));
+    // The whole file is checked, also the records past --limit.
+    VATP_ASSIGN_OR_RETURN(const std::string task, lb::task_of_records(path, recs, fl.task));
     if (fl.limit > 0 && static_cast<int64_t>(recs.size()) > fl.limit)
       recs.resize(static_cast<size_t>(fl.limit));
-    const std::string task = data_task(path, recs, fl.task);
     VATP_ASSIGN_OR_RETURN(auto s, lb::longbench_samples(task, recs, fl.max_length));
     if (s.empty()) return invalid_argument(path + ": no records");
     for (auto& x : s) samples.push_back(std::move(x));
   }
-  VATP_ASSIGN_OR_RETURN(eval::SweepOptions opts, sweep_options(fl.sweep, command_line_of(cmd)));
+  VATP_ASSIGN_OR_RETURN(eval::SweepOptions opts, sweep_options(fl.sweep, cmd));
+  // Before the model loads: a busy or stale output directory fails at once.
+  VATP_ASSIGN_OR_RETURN(eval::RunLog log, eval::open_sweep_log(opts));
   VATP_ASSIGN_OR_RETURN(LoadedModel lm, load_model(fl.model));
   VATP_ASSIGN_OR_RETURN(eval::SweepSummary summary,
-                        eval::run_generation_sweep(lm.ref(), samples, lb::longbench_score_fn(), opts));
+                        eval::run_generation_sweep(lm.ref(), samples, lb::longbench_score_fn(), opts, log));
   std::printf("%-22s %-12s %-8s %6s %8s\n", "task", "policy", "budget", "n", "score");
   for (const auto& c : summary.cells) {
     std::printf("%-22s %-12s %-8s %6lld %8.2f\n", c.task.c_str(), c.policy.c_str(), c.budget.c_str(),

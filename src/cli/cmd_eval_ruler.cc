@@ -100,12 +100,14 @@ Status dump_samples(const std::string& path, const std::vector<eval::Sample>& sa
   return Status::ok();
 }
 
-Status sweep(const CommonFlags& f, const CLI::App& cmd, const std::vector<eval::Sample>& samples,
+Status sweep(const CommonFlags& f, CLI::App& cmd, const std::vector<eval::Sample>& samples,
              const eval::ScoreFn& score) {
-  VATP_ASSIGN_OR_RETURN(eval::SweepOptions opts, sweep_options(f.sweep, command_line_of(cmd)));
+  VATP_ASSIGN_OR_RETURN(eval::SweepOptions opts, sweep_options(f.sweep, cmd));
+  // Before the model loads: a busy or stale output directory fails at once.
+  VATP_ASSIGN_OR_RETURN(eval::RunLog log, eval::open_sweep_log(opts));
   VATP_ASSIGN_OR_RETURN(LoadedModel lm, load_model(f.model));
   VATP_ASSIGN_OR_RETURN(eval::SweepSummary summary,
-                        eval::run_generation_sweep(lm.ref(), samples, score, opts));
+                        eval::run_generation_sweep(lm.ref(), samples, score, opts, log));
   std::printf("%-16s %-12s %-8s %6s %8s\n", "task", "policy", "budget", "n", "score");
   for (const auto& c : summary.cells) {
     std::printf("%-16s %-12s %-8s %6lld %8.2f\n", c.task.c_str(), c.policy.c_str(), c.budget.c_str(),
@@ -125,7 +127,7 @@ Status check_common(const CommonFlags& f) {
   return Status::ok();
 }
 
-Status run_ruler(const RulerFlags& f, const CLI::App& cmd) {
+Status run_ruler(const RulerFlags& f, CLI::App& cmd) {
   VATP_RETURN_IF_ERROR(check_common(f.c));
   if (f.length < 1) return invalid_argument("--length must be >= 1, got " + std::to_string(f.length));
   VATP_ASSIGN_OR_RETURN(std::vector<std::string> tasks, split_list("--tasks", f.tasks));
@@ -149,7 +151,7 @@ Status run_ruler(const RulerFlags& f, const CLI::App& cmd) {
   return sweep(f.c, cmd, samples, eval::ruler_score_fn());
 }
 
-Status run_passkey(const PasskeyFlags& f, const CLI::App& cmd) {
+Status run_passkey(const PasskeyFlags& f, CLI::App& cmd) {
   VATP_RETURN_IF_ERROR(check_common(f.c));
   if ((f.garbage >= 0) == (f.length > 0))
     return invalid_argument("give exactly one of --garbage CHARS and --length TOKENS");

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "cli/cli_checks.h"
+#include "core/hash.h"
 #include "core/output_file.h"
 #include "kvcache/kv_cache.h"
 
@@ -76,7 +77,7 @@ Result<std::vector<std::string>> split_list(const std::string& flag, const std::
   return out;
 }
 
-Result<eval::SweepOptions> sweep_options(const SweepFlags& f, const std::string& command_line) {
+Result<eval::SweepOptions> sweep_options(const SweepFlags& f, CLI::App& leaf) {
   eval::SweepOptions o;
   VATP_ASSIGN_OR_RETURN(o.policies, split_list("--policies", f.policies));
   VATP_ASSIGN_OR_RETURN(o.budgets, split_list("--budgets", f.budgets));
@@ -91,8 +92,68 @@ Result<eval::SweepOptions> sweep_options(const SweepFlags& f, const std::string&
   o.chat_template = f.chat_template;
   o.system_prompt = f.system;
   o.overrides = f.kv;
-  o.command_line = command_line;
+  o.command_line = command_line_of(leaf);
+  VATP_ASSIGN_OR_RETURN(o.fingerprint, sweep_fingerprint(leaf));
   return o;
+}
+
+namespace {
+
+// Options that choose which runs to do or how to show them, not what a run computes:
+// --policies/--budgets are part of each record's key, and the sample counts only add or
+// drop samples, whose content is checked per record (eval::sample_digest).
+bool is_result_neutral(const std::string& name) {
+  static constexpr const char* kNeutral[] = {"--help",    "--out",      "--no-resume", "--quiet",
+                                             "--threads", "--policies", "--budgets",   "--samples",
+                                             "--limit",   "--segments", "--dump"};
+  return std::find(std::begin(kNeutral), std::end(kNeutral), name) != std::end(kNeutral);
+}
+
+// Options naming input files: their content counts, not their path.
+const char* file_part_name(const std::string& name) {
+  if (name == "--model") return "model file";
+  if (name == "--file") return "text file";
+  if (name == "--data") return "data file";
+  return nullptr;
+}
+
+// The value an option had in effect: flags "true"/"false", options their variable after
+// parsing (so an omitted default and the same value typed out agree), callback options
+// what was typed ("default" when not given).
+std::string effective_value(CLI::Option& opt) {
+  if (opt.get_items_expected_max() == 0) return opt.count() > 0 ? opt.results().back() : "false";
+  opt.capture_default_str();
+  if (!opt.get_default_str().empty()) return opt.get_default_str();
+  if (opt.count() == 0) return "default";
+  std::string out;
+  for (const std::string& r : opt.results()) out += (out.empty() ? "" : ",") + r;
+  return out;
+}
+
+}  // namespace
+
+Result<eval::Fingerprint> sweep_fingerprint(CLI::App& leaf) {
+  eval::Fingerprint fp;
+  std::string command;
+  for (const CLI::App* a = &leaf; a != nullptr && a->get_parent() != nullptr; a = a->get_parent())
+    command = a->get_name() + (command.empty() ? "" : " " + command);
+  fp.add("command", command);
+  for (CLI::Option* opt : leaf.get_options()) {
+    const std::string name = opt->get_name(/*positional=*/false, /*all_options=*/false);
+    if (is_result_neutral(name)) continue;
+    if (const char* part = file_part_name(name)) {
+      std::string digests;
+      for (const std::string& path : opt->results()) {
+        if (!std::filesystem::exists(path)) return not_found(std::string(part) + " not found: " + path);
+        VATP_ASSIGN_OR_RETURN(std::string d, file_digest(path));
+        digests += (digests.empty() ? "" : "; ") + d;
+      }
+      fp.add(part, digests);
+      continue;
+    }
+    fp.add(name, effective_value(*opt));
+  }
+  return fp;
 }
 
 std::string command_line_of(const CLI::App& leaf) {

@@ -9,6 +9,7 @@
 
 #include "core/status.h"
 #include "core/thread_pool.h"
+#include "eval/fingerprint.h"
 #include "eval/sweep.h"
 #include "kernels/kernel_table.h"
 #include "model/model.h"
@@ -51,8 +52,16 @@ void add_sweep_flags(CLI::App* cmd, SweepFlags& f);
 // The --kv-* flags other than --kv-policy/--kv-budget, applied to every policy of a sweep
 // (--kv-schedule only when with_schedule).
 void add_kv_override_flags(CLI::App* cmd, policy::PolicyFlags& kv, bool with_schedule);
-// argv is recorded in the summaries as the command line.
-Result<eval::SweepOptions> sweep_options(const SweepFlags& f, const std::string& command_line);
+// The options of the sweep command `leaf` (after parsing): its command line (recorded in
+// the summaries) and its fingerprint (sweep_fingerprint).
+Result<eval::SweepOptions> sweep_options(const SweepFlags& f, CLI::App& leaf);
+
+// The fingerprint of a sweep command's results (eval/fingerprint.h): the command, the
+// content of its model and data files and the effective value of every other option, but
+// for those that cannot change a run's result (output, progress, threads, which policies,
+// budgets and how many samples). New options are thus part of it unless listed there.
+// Call after parsing.
+Result<eval::Fingerprint> sweep_fingerprint(CLI::App& leaf);
 
 // Splits "a,b,c" (empty items are an error naming the flag).
 Result<std::vector<std::string>> split_list(const std::string& flag, const std::string& s);

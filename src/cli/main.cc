@@ -9,6 +9,7 @@
 #include "cli/command.h"
 #include "cli/stop_signal.h"
 #include "core/output_file.h"
+#include "core/version.h"
 
 namespace {
 
@@ -71,7 +72,7 @@ int main(int argc, char** argv) {
   occupy_closed_std_fds();
   CLI::App app{"vatp: LLM inference with a KV cache held to a memory budget (Value-Aware Token Pruning)"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "vatp 0.1.0");
+  app.set_version_flag("--version", "vatp " + vatp::version_string());
   vatp::cli::CommandFn selected;
   // Subcommands register here, one line each.
   vatp::cli::add_run_command(app, selected);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/hash.h"
 #include "core/output_file.h"
 #include "eval/sweep_common.h"
 #include "eval/sweep_report.h"
@@ -86,10 +87,28 @@ std::string fixed(double v, int prec) {
 
 }  // namespace
 
+Result<RunLog> open_fidelity_log(const FidelityOptions& o) {
+  if (o.out_dir.empty()) return invalid_argument("an output directory is required (-o)");
+  return RunLog::open({.dir = o.out_dir,
+                       .resume = o.resume,
+                       .schema = {{"segment", "policy", "budget"},
+                                  {"segment"},
+                                  {"n", "kl_sum", "kl2_sum", "kl_max", "top1", "nll_sum", "nll_full_sum",
+                                   "kv_fraction", "seconds"}},
+                       .fingerprint = o.fingerprint});
+}
+
 Result<std::vector<FidelityCell>> run_fidelity(const ModelRef& m, std::span<const int32_t> text_ids,
                                                const FidelityOptions& o) {
+  VATP_ASSIGN_OR_RETURN(RunLog log, open_fidelity_log(o));
+  return run_fidelity(m, text_ids, o, log);
+}
+
+Result<std::vector<FidelityCell>> run_fidelity(const ModelRef& m, std::span<const int32_t> text_ids,
+                                               const FidelityOptions& o, RunLog& log) {
   namespace fs = std::filesystem;
   if (o.out_dir.empty()) return invalid_argument("an output directory is required (-o)");
+  if (log.dir() != o.out_dir) return internal_error("the run log is not the one of " + o.out_dir);
   if (o.context < 1 || o.tokens < 1 || o.segments < 1) {
     return invalid_argument("context, tokens and segments must be >= 1");
   }
@@ -121,11 +140,6 @@ Result<std::vector<FidelityCell>> run_fidelity(const ModelRef& m, std::span<cons
   }
   VATP_ASSIGN_OR_RETURN(std::vector<RunSpec> runs, expand_runs(o.policies, budgets, overrides));
 
-  std::error_code ec;
-  fs::create_directories(o.out_dir, ec);
-  if (ec) return io_error("cannot create " + o.out_dir + ": " + ec.message());
-  const std::string log_path = (fs::path(o.out_dir) / "runs.jsonl").string();
-  VATP_ASSIGN_OR_RETURN(RunLog log, RunLog::open(log_path, o.resume, {"segment", "policy", "budget"}));
   auto key = [](int seg, const RunSpec& r) {
     return std::to_string(seg) + '\t' + r.policy + '\t' + r.budget + '\t';
   };
@@ -143,9 +157,14 @@ Result<std::vector<FidelityCell>> run_fidelity(const ModelRef& m, std::span<cons
   for (int seg = 0; seg < o.segments; ++seg) {
     const std::span<const int32_t> ids = text_ids.subspan(static_cast<size_t>(seg * seg_len), seg_len);
     const std::span<const int32_t> prompt = ids.first(static_cast<size_t>(o.context));
+    const std::string input =
+        "xxh64 " + hex64(xxh64(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(ids.data()),
+                                                        ids.size_bytes())));
     std::vector<size_t> pending;
     for (size_t ri = 0; ri < runs.size(); ++ri) {
-      if (log.done(key(seg, runs[ri]))) {
+      auto done = log.done(key(seg, runs[ri]), input);
+      if (!done.is_ok()) return done.status().with_context("segment " + std::to_string(seg));
+      if (*done) {
         progress.skip();
       } else {
         pending.push_back(ri);
@@ -177,7 +196,7 @@ Result<std::vector<FidelityCell>> run_fidelity(const ModelRef& m, std::span<cons
                   {"nll_full_sum", a.nll_full},
                   {"kv_fraction", kvf},
                   {"seconds", seconds}};
-      VATP_RETURN_IF_ERROR(log.append(std::move(rec)));
+      VATP_RETURN_IF_ERROR(log.append(std::move(rec), input));
       progress.done("segment " + std::to_string(seg) + " " + runs[ri].policy + "@" + runs[ri].budget);
       return Status::ok();
     };

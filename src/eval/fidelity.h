@@ -35,6 +35,7 @@ struct FidelityOptions {
   bool rerotate = false;  // keys at cache positions after each eviction (SessionOptions::kv_rerotate)
   std::string out_dir;    // required: runs.jsonl, fidelity.{json,csv,md}
   bool resume = true;
+  Fingerprint fingerprint;  // what else the results depend on (model, text, flags)
   bool progress = true;
   std::string command_line;
 };
@@ -50,6 +51,13 @@ struct FidelityCell {
   double seconds = 0;
 };
 
+// OUT/runs.jsonl of a fidelity or streaming sweep, locked and checked (as
+// open_sweep_log); records are keyed by segment, policy and budget.
+Result<RunLog> open_fidelity_log(const FidelityOptions& opts);
+
+// `log` from open_fidelity_log(opts); the overload without it opens the log itself.
+Result<std::vector<FidelityCell>> run_fidelity(const ModelRef& m, std::span<const int32_t> text_ids,
+                                               const FidelityOptions& opts, RunLog& log);
 Result<std::vector<FidelityCell>> run_fidelity(const ModelRef& m, std::span<const int32_t> text_ids,
                                                const FidelityOptions& opts);
 

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 namespace vatp::eval {
 namespace {
@@ -57,19 +58,21 @@ Result<std::optional<std::vector<std::string>>> JsonlRecord::get_nullable_string
   return std::optional<std::vector<std::string>>(std::move(list));
 }
 
-Result<std::vector<JsonlRecord>> read_jsonl(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return io_error("cannot open " + path + ": " + std::strerror(errno));
+Result<std::vector<JsonlRecord>> parse_jsonl(std::string_view text, const std::string& file) {
   std::vector<JsonlRecord> out;
-  std::string text;
   int64_t line_no = 0;
-  while (std::getline(in, text)) {
+  size_t begin = 0;
+  while (begin < text.size()) {
     ++line_no;
-    if (!text.empty() && text.back() == '\r') text.pop_back();
-    if (text.find_first_not_of(" \t") == std::string::npos) continue;
-    JsonlRecord rec{path, line_no, {}};
+    size_t nl = text.find('\n', begin);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string_view line = text.substr(begin, nl - begin);
+    begin = nl + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    JsonlRecord rec{file, line_no, {}};
     try {
-      rec.value = nlohmann::json::parse(text);
+      rec.value = nlohmann::json::parse(line);
     } catch (const nlohmann::json::parse_error& e) {
       // e.what() is "[json.exception...] parse error at line 1, column N: <why>".
       const std::string what = e.what();
@@ -81,8 +84,16 @@ Result<std::vector<JsonlRecord>> read_jsonl(const std::string& path) {
       return rec.error(std::string("expected a JSON object, got ") + type_name(rec.value));
     out.push_back(std::move(rec));
   }
-  if (in.bad()) return io_error("error reading " + path + ": " + std::strerror(errno));
   return out;
+}
+
+Result<std::vector<JsonlRecord>> read_jsonl(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return io_error("cannot open " + path + ": " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return io_error("error reading " + path + ": " + std::strerror(errno));
+  return parse_jsonl(ss.str(), path);
 }
 
 }  // namespace vatp::eval

@@ -38,4 +38,9 @@ struct JsonlRecord {
 // is not valid JSON or not an object (data_loss with file:line and the parser's reason).
 Result<std::vector<JsonlRecord>> read_jsonl(const std::string& path);
 
+// The same on text already in memory; `file` names it in errors. The one JSONL parser:
+// read_jsonl and the run log (eval/sweep_common.h) both use it, and the fuzz targets
+// drive it with arbitrary bytes.
+Result<std::vector<JsonlRecord>> parse_jsonl(std::string_view text, const std::string& file);
+
 }  // namespace vatp::eval

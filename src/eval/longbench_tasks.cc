@@ -171,6 +171,57 @@ ScoreFn longbench_score_fn() {
   };
 }
 
+Result<std::string> task_of_records(std::string_view path, const std::vector<JsonlRecord>& records,
+                                    const std::string& task_flag) {
+  const JsonlRecord* first = nullptr;  // the first record, whose "dataset" the others must share
+  std::string dataset;
+  for (const JsonlRecord& rec : records) {
+    if (first == nullptr) {
+      first = &rec;
+      if (rec.has("dataset")) {
+        VATP_ASSIGN_OR_RETURN(dataset, rec.get_string("dataset"));
+      }
+      continue;
+    }
+    if (rec.has("dataset") != first->has("dataset")) {
+      const JsonlRecord& without = rec.has("dataset") ? *first : rec;
+      return without.error("missing field \"dataset\" (other lines of this file have one)");
+    }
+    if (!rec.has("dataset")) continue;
+    VATP_ASSIGN_OR_RETURN(const std::string d, rec.get_string("dataset"));
+    if (d != dataset)
+      return rec.error("field \"dataset\" is \"" + d + "\" but line " + std::to_string(first->line) +
+                       " has \"" + dataset + "\"; a file holds one task (split it by \"dataset\")");
+  }
+  if (!task_flag.empty()) return task_flag;
+  if (dataset.empty()) return task_from_path(path);
+  if (!task_metric(dataset).is_ok() && dataset.size() > 2 && dataset.ends_with("_e"))
+    dataset.resize(dataset.size() - 2);
+  return dataset;
+}
+
+Result<PredictionFile> prediction_file(std::string_view task, const std::vector<JsonlRecord>& records,
+                                       bool with_length) {
+  if (records.empty()) return invalid_argument("no predictions");
+  PredictionFile out;
+  for (const JsonlRecord& rec : records) {
+    ScoredPrediction p;
+    VATP_ASSIGN_OR_RETURN(p.prediction, rec.get_string("pred"));
+    VATP_ASSIGN_OR_RETURN(p.answers, rec.get_string_list("answers", /*allow_empty=*/false));
+    VATP_ASSIGN_OR_RETURN(const auto classes, rec.get_nullable_string_list("all_classes"));
+    out.all_classes = classes.value_or(std::vector<std::string>{});
+    if (with_length) {
+      VATP_ASSIGN_OR_RETURN(p.length, rec.get_int("length"));
+    }
+    // all_classes is checked once, against the last line's value, below.
+    if (Status st = check_answers(task, p.answers, {"-"}); !st.is_ok()) return rec.error(st.message());
+    out.preds.push_back(std::move(p));
+  }
+  if (Status st = check_answers(task, out.preds.back().answers, out.all_classes); !st.is_ok())
+    return records.back().error(st.message());
+  return out;
+}
+
 std::string task_from_path(std::string_view path) {
   const size_t slash = path.find_last_of('/');
   std::string_view base = slash == std::string_view::npos ? path : path.substr(slash + 1);

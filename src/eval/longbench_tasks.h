@@ -10,6 +10,7 @@
 
 #include "core/status.h"
 #include "eval/jsonl.h"
+#include "eval/longbench_metrics.h"
 #include "eval/task.h"
 
 namespace vatp::eval::longbench {
@@ -39,6 +40,25 @@ Result<std::vector<Sample>> longbench_samples(std::string_view task, const std::
 // Scores a prediction the way eval.py does for the Sample's task (first-line rule, max
 // over answers); in [0, 1].
 ScoreFn longbench_score_fn();
+
+// The task of one LongBench data file: `task_flag` if given, else the records' "dataset"
+// field (a LongBench-E "<name>_e" gives <name>), else the file name (task_from_path).
+// "dataset" must be a string and the same on every record that has it, and either all
+// records have it or none: a file holds one task, and a mixed one would be scored
+// entirely as its first. Errors name the file, line and field.
+Result<std::string> task_of_records(std::string_view path, const std::vector<JsonlRecord>& records,
+                                    const std::string& task_flag);
+
+// A prediction file as LongBench's eval.py reads it: per line "pred", "answers" (not
+// empty), "all_classes" (null or strings; the last line's applies to the whole file) and,
+// with `with_length` (LongBench-E), "length". Answers are checked against the task
+// (check_answers). Errors name the file, line and field.
+struct PredictionFile {
+  std::vector<ScoredPrediction> preds;
+  std::vector<std::string> all_classes;
+};
+Result<PredictionFile> prediction_file(std::string_view task, const std::vector<JsonlRecord>& records,
+                                       bool with_length);
 
 // The task named by a LongBench file name, like eval.py: the base name up to the first
 // "." ("runs/qasper.jsonl" → "qasper").

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <utility>
 
+#include "core/hash.h"
 #include "eval/prompt.h"
 #include "eval/sweep_common.h"
 #include "eval/sweep_report.h"
@@ -54,20 +55,43 @@ Result<RunOutcome> decode(runtime::Session& s, std::span<const int32_t> prompt, 
 
 }  // namespace
 
+std::string sample_digest(const Sample& s) {
+  // Length-prefixed fields, so that no two different samples serialize alike.
+  std::string buf;
+  auto put = [&](std::string_view v) { buf += std::to_string(v.size()) + ':' + std::string(v); };
+  put(s.prompt);
+  put(s.answer_prefix);
+  for (const std::string& a : s.answers) put(a);
+  buf += '|';
+  for (const std::string& c : s.all_classes) put(c);
+  buf += '|' + std::to_string(s.chat) + ',' + std::to_string(s.truncate_to) + ',' +
+         std::to_string(s.max_new_tokens) + ',' + std::to_string(s.stop_at_newline) + ',' +
+         std::to_string(s.min_new_tokens);
+  return "xxh64 " + hex64(xxh64(buf));
+}
+
+Result<RunLog> open_sweep_log(const SweepOptions& opts) {
+  if (opts.out_dir.empty()) return invalid_argument("an output directory is required (-o)");
+  return RunLog::open(
+      {.dir = opts.out_dir,
+       .resume = opts.resume,
+       .schema = {{"task", "id", "policy", "budget"}, {}, {"score", "seconds", "kv_fraction"}},
+       .fingerprint = opts.fingerprint});
+}
+
 Result<SweepSummary> run_generation_sweep(const ModelRef& m, std::span<const Sample> samples,
                                           const ScoreFn& score, const SweepOptions& opts) {
-  namespace fs = std::filesystem;
+  VATP_ASSIGN_OR_RETURN(RunLog log, open_sweep_log(opts));
+  return run_generation_sweep(m, samples, score, opts, log);
+}
+
+Result<SweepSummary> run_generation_sweep(const ModelRef& m, std::span<const Sample> samples,
+                                          const ScoreFn& score, const SweepOptions& opts, RunLog& log) {
   using Clock = std::chrono::steady_clock;
   if (opts.out_dir.empty()) return invalid_argument("an output directory is required (-o)");
+  if (log.dir() != opts.out_dir) return internal_error("the run log is not the one of " + opts.out_dir);
   if (samples.empty()) return invalid_argument("no samples to run");
   VATP_ASSIGN_OR_RETURN(std::vector<RunSpec> runs, expand_runs(opts.policies, opts.budgets, opts.overrides));
-
-  std::error_code ec;
-  fs::create_directories(opts.out_dir, ec);
-  if (ec) return io_error("cannot create " + opts.out_dir + ": " + ec.message());
-  const fs::path runs_path = fs::path(opts.out_dir) / "runs.jsonl";
-  VATP_ASSIGN_OR_RETURN(RunLog log,
-                        RunLog::open(runs_path.string(), opts.resume, {"task", "id", "policy", "budget"}));
   auto key = [](const std::string& task, const std::string& id, const RunSpec& r) {
     return task + '\t' + id + '\t' + r.policy + '\t' + r.budget + '\t';
   };
@@ -120,9 +144,12 @@ Result<SweepSummary> run_generation_sweep(const ModelRef& m, std::span<const Sam
     const std::vector<int32_t>& prompt = prompts[si];
     const int64_t plen = static_cast<int64_t>(prompt.size());
     // Group the pending runs by a shareable prefill.
+    const std::string input = sample_digest(sample);
     std::vector<size_t> pending;
     for (size_t ri = 0; ri < runs.size(); ++ri) {
-      if (log.done(key(sample.task, sample.id, runs[ri]))) {
+      auto done = log.done(key(sample.task, sample.id, runs[ri]), input);
+      if (!done.is_ok()) return done.status().with_context("sample " + sample.task + "/" + sample.id);
+      if (*done) {
         ++summary.runs_skipped;
         progress.skip();
       } else {
@@ -140,7 +167,7 @@ Result<SweepSummary> run_generation_sweep(const ModelRef& m, std::span<const Sam
                   {"budget", runs[ri].budget},    {"score", sc},       {"pred", o.prediction},
                   {"answers", sample.answers},    {"n_prompt", plen},  {"n_generated", o.n_generated},
                   {"kv_fraction", o.kv_fraction}, {"seconds", seconds}};
-      VATP_RETURN_IF_ERROR(log.append(std::move(rec)));
+      VATP_RETURN_IF_ERROR(log.append(std::move(rec), input));
       ++summary.runs_done;
       progress.done(sample.task + "/" + sample.id + " " + runs[ri].policy + "@" + runs[ri].budget);
       return Status::ok();

@@ -7,7 +7,10 @@
 // runs (test: tests/eval/sweep_test.cc).
 //
 // Results are appended to OUT/runs.jsonl as each run ends, so an interrupted sweep
-// resumes where it stopped (runs already there are skipped). At the end OUT gets
+// resumes where it stopped (runs already there are skipped). Each record carries the
+// sweep's fingerprint and its sample's digest; a record made with another configuration
+// or sample is an error, not a result (eval/fingerprint.h). OUT is locked while the sweep
+// runs (core/dir_lock.h). At the end OUT gets
 // summary.json, summary.csv, summary.md and one SVG per task (score vs budget, one line
 // per policy). Progress with an ETA goes to stderr.
 #pragma once
@@ -19,6 +22,8 @@
 
 #include "core/status.h"
 #include "core/thread_pool.h"
+#include "eval/fingerprint.h"
+#include "eval/sweep_common.h"
 #include "eval/task.h"
 #include "kvcache/kv_cache.h"
 #include "model/model.h"
@@ -40,6 +45,7 @@ struct SweepOptions {
   int n_ctx = 0;              // 0 = longest prompt + its max_new_tokens
   kvcache::KvType kv_type = kvcache::KvType::F16;
   bool resume = true;        // skip runs already in OUT/runs.jsonl
+  Fingerprint fingerprint;   // what else the results depend on (model, flags, data)
   bool progress = true;      // progress line with ETA on stderr
   std::string command_line;  // recorded in summary.json / summary.md
 };
@@ -65,7 +71,17 @@ struct ModelRef {
   ThreadPool& pool;
 };
 
+// OUT/runs.jsonl of the generation sweep, locked and checked: open it before loading the
+// model, so that a busy directory or a stale log fails at once.
+Result<RunLog> open_sweep_log(const SweepOptions& opts);
+
+// `log` from open_sweep_log(opts); the overload without it opens the log itself.
+Result<SweepSummary> run_generation_sweep(const ModelRef& m, std::span<const Sample> samples,
+                                          const ScoreFn& score, const SweepOptions& opts, RunLog& log);
 Result<SweepSummary> run_generation_sweep(const ModelRef& m, std::span<const Sample> samples,
                                           const ScoreFn& score, const SweepOptions& opts);
+
+// The digest of everything in a sample that its runs depend on (prompt, answers, limits).
+std::string sample_digest(const Sample& s);
 
 }  // namespace vatp::eval

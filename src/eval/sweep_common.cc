@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "core/version.h"
+#include "eval/jsonl.h"
 #include "runtime/kv_evictor.h"
 
 namespace vatp::eval {
@@ -84,9 +87,9 @@ Result<PrefillPlan> plan_prefills(const std::vector<RunSpec>& runs, const std::v
   return plan;
 }
 
-std::string RunLog::key_of(const json& rec) const {
+std::string run_key(const json& rec, const std::vector<std::string>& keys) {
   std::string k;
-  for (const std::string& f : keys_) {
+  for (const std::string& f : keys) {
     const json& v = rec.at(f);
     k += v.is_string() ? v.get<std::string>() : v.dump();
     k += '\t';
@@ -94,50 +97,129 @@ std::string RunLog::key_of(const json& rec) const {
   return k;
 }
 
-Result<RunLog> RunLog::open(const std::string& path, bool resume, std::vector<std::string> keys) {
-  RunLog log;
-  log.path_ = path;
-  log.keys_ = std::move(keys);
-  if (resume) {
-    std::ifstream in(path, std::ios::binary);
-    if (in) {
-      std::stringstream ss;
-      ss << in.rdbuf();
-      const std::string all = ss.str();
-      size_t begin = 0;
-      int line_no = 0;
-      while (begin < all.size()) {
-        ++line_no;
-        const size_t nl = all.find('\n', begin);
-        if (nl == std::string::npos) break;  // partial last line: that run is redone
-        const std::string line = all.substr(begin, nl - begin);
-        begin = nl + 1;
-        if (line.empty()) continue;
-        json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-        bool ok = !j.is_discarded() && j.is_object();
-        for (const std::string& k : log.keys_) ok = ok && j.contains(k);
-        if (!ok) {
-          return invalid_argument(path + ":" + std::to_string(line_no) +
-                                  ": not a run record of this sweep (delete the file or use --no-resume)");
-        }
-        log.done_.insert(log.key_of(j));
-        log.records_.push_back(std::move(j));
-      }
-    }
+namespace {
+
+// "task=code id=0 policy=h2o budget=0.5", for messages.
+std::string display_key(const json& rec, const std::vector<std::string>& keys) {
+  std::string out;
+  for (const std::string& f : keys) {
+    const json& v = rec.at(f);
+    out += (out.empty() ? "" : " ") + f + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
   }
-  // Rewrite without a partial last line, so appends start on a fresh line.
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  for (const json& r : log.records_) out << r.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
-  if (!out) return io_error("cannot write " + path);
+  return out;
+}
+
+Status check_fields(const JsonlRecord& r, const RunLogSchema& schema) {
+  for (const std::string& k : schema.keys) {
+    if (!r.has(k)) return r.error("missing field \"" + k + "\" (not a run record of this sweep)");
+    const json& v = r.value.at(k);
+    const bool integer =
+        std::find(schema.integer_keys.begin(), schema.integer_keys.end(), k) != schema.integer_keys.end();
+    if (integer ? !v.is_number_integer() : !v.is_string())
+      return r.error("field \"" + k + "\" must be " + (integer ? "an integer" : "a string") + ", got " +
+                     v.type_name());
+  }
+  for (const std::string& n : schema.numbers) {
+    if (!r.has(n)) return r.error("missing field \"" + n + "\"");
+    const json& v = r.value.at(n);
+    if (!v.is_number()) return r.error("field \"" + n + "\" must be a number, got " + v.type_name());
+  }
+  return Status::ok();
+}
+
+const char* kStartOver = "; use --no-resume to start over (it moves runs.jsonl to runs.jsonl.prev)";
+
+}  // namespace
+
+Result<std::vector<LoggedRun>> parse_run_log(std::string_view text, const std::string& path,
+                                             const RunLogSchema& schema, const Fingerprint& fp) {
+  // An interrupted append leaves a last line without its newline: that run is redone.
+  const size_t last_nl = text.rfind('\n');
+  text = last_nl == std::string_view::npos ? std::string_view() : text.substr(0, last_nl + 1);
+  VATP_ASSIGN_OR_RETURN(std::vector<JsonlRecord> recs, parse_jsonl(text, path));
+  std::vector<LoggedRun> out;
+  std::map<std::string, int64_t> line_of;
+  for (JsonlRecord& r : recs) {
+    VATP_RETURN_IF_ERROR(check_fields(r, schema));
+    const std::string diff = fp.difference(r.has("fingerprint") ? r.value.at("fingerprint") : json());
+    if (!diff.empty())
+      return invalid_argument(path + " line " + std::to_string(r.line) + " was made with " + diff +
+                              kStartOver);
+    if (r.has("input") && !r.value.at("input").is_string())
+      return r.error(std::string("field \"input\" must be a string, got ") + r.value.at("input").type_name());
+    const auto [it, fresh] = line_of.emplace(run_key(r.value, schema.keys), r.line);
+    if (!fresh) {
+      return data_loss(path + " lines " + std::to_string(it->second) + " and " + std::to_string(r.line) +
+                       " hold the same run (" + display_key(r.value, schema.keys) +
+                       "), which would be counted twice; delete one" + kStartOver);
+    }
+    out.push_back({std::move(r.value), r.line});
+  }
+  return out;
+}
+
+Result<RunLog> RunLog::open(Options o) {
+  namespace fs = std::filesystem;
+  VATP_ASSIGN_OR_RETURN(DirLock lock, DirLock::acquire(o.dir));
+  RunLog log;
+  log.lock_ = std::move(lock);
+  log.path_ = (fs::path(o.dir) / "runs.jsonl").string();
+  log.schema_ = std::move(o.schema);
+  log.fingerprint_.add("vatp", version_string());
+  for (const Fingerprint::Part& p : o.fingerprint.parts()) log.fingerprint_.add(p.name, p.value);
+  std::error_code ec;
+  if (!fs::exists(log.path_, ec)) return log;
+  if (!o.resume) {
+    fs::rename(log.path_, log.path_ + ".prev", ec);
+    if (ec) return io_error("cannot move " + log.path_ + " to " + log.path_ + ".prev: " + ec.message());
+    std::fprintf(stderr, "eval: --no-resume: moved the previous %s to %s.prev\n", log.path_.c_str(),
+                 log.path_.c_str());
+    return log;
+  }
+  std::ifstream in(log.path_, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (!in) return io_error("cannot read " + log.path_);
+  const std::string text = ss.str();
+  VATP_ASSIGN_OR_RETURN(std::vector<LoggedRun> runs,
+                        parse_run_log(text, log.path_, log.schema_, log.fingerprint_));
+  const size_t kept = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
+  if (kept < text.size()) {
+    // Cut the interrupted last line so that appends start on a fresh line.
+    fs::resize_file(log.path_, kept, ec);
+    if (ec) return io_error("cannot truncate " + log.path_ + ": " + ec.message());
+  }
+  log.n_lines_ = static_cast<int64_t>(std::count(text.begin(), text.begin() + kept, '\n'));
+  for (LoggedRun& r : runs) {
+    log.done_[log.key_of(r.rec)] = log.records_.size();
+    log.lines_.push_back(r.line);
+    log.records_.push_back(std::move(r.rec));
+  }
   return log;
 }
 
-Status RunLog::append(json rec) {
+Result<bool> RunLog::done(const std::string& key, const std::string& input) const {
+  const auto it = done_.find(key);
+  if (it == done_.end()) return false;
+  const json& rec = records_[it->second];
+  const std::string logged = rec.contains("input") ? rec.at("input").get<std::string>() : "";
+  if (logged != input) {
+    return invalid_argument(path_ + " line " + std::to_string(lines_[it->second]) +
+                            " holds this run made from a different input (" + logged + "; now " + input +
+                            ")" + kStartOver);
+  }
+  return true;
+}
+
+Status RunLog::append(json rec, const std::string& input) {
+  rec["fingerprint"] = fingerprint_.to_json();
+  rec["input"] = input;
   std::ofstream out(path_, std::ios::binary | std::ios::app);
   out << rec.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
   out.flush();
   if (!out) return io_error("cannot append to " + path_);
-  done_.insert(key_of(rec));
+  done_[key_of(rec)] = records_.size();
+  lines_.push_back(++n_lines_);
   records_.push_back(std::move(rec));
   return Status::ok();
 }

@@ -5,12 +5,16 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "core/dir_lock.h"
 #include "core/status.h"
+#include "eval/fingerprint.h"
 #include "model/attention.h"
 #include "policy/flags.h"
 
@@ -42,22 +46,64 @@ struct PrefillPlan {
 Result<PrefillPlan> plan_prefills(const std::vector<RunSpec>& runs, const std::vector<size_t>& pending,
                                   int64_t prompt_len, int64_t n_ctx);
 
-// OUT/runs.jsonl: one JSON object per finished run, appended and flushed as runs end.
-// On open, a last line without its newline (an interrupted write) is dropped; any other
-// malformed line is an error naming the file and line. Records need the fields `keys`.
+// What a run log's records hold: the fields that name a run (the key; strings, except
+// those also in integer_keys) and the numbers the summaries read.
+struct RunLogSchema {
+  std::vector<std::string> keys;
+  std::vector<std::string> integer_keys;
+  std::vector<std::string> numbers;
+};
+
+// One checked record of a run log and its 1-based line.
+struct LoggedRun {
+  nlohmann::json rec;
+  int64_t line = 0;
+};
+
+// The records of a runs.jsonl text, checked: a last line without its newline (an
+// interrupted write) is left out; every other line must be a JSON object with the
+// schema's fields, made with `fp` (Fingerprint::difference), and no two records may have
+// the same key. Every error names `path` and the line(s). Pure, for RunLog::open and the
+// fuzz target.
+Result<std::vector<LoggedRun>> parse_run_log(std::string_view text, const std::string& path,
+                                             const RunLogSchema& schema, const Fingerprint& fp);
+
+// The key of a record: its key fields joined by tabs (strings as they are, numbers as JSON).
+std::string run_key(const nlohmann::json& rec, const std::vector<std::string>& keys);
+
+// OUT/runs.jsonl: one JSON object per finished run, appended and flushed as runs end,
+// each with the sweep's fingerprint and the digest of its input. The log holds OUT's
+// DirLock for as long as it lives, so one sweep at a time writes into a directory.
 class RunLog {
  public:
-  static Result<RunLog> open(const std::string& path, bool resume, std::vector<std::string> keys);
-  bool done(const std::string& key) const { return done_.count(key) > 0; }
+  struct Options {
+    std::string dir;
+    // false: start over; a previous runs.jsonl is moved to runs.jsonl.prev.
+    bool resume = true;
+    RunLogSchema schema;
+    // The "vatp" part (version and revision) is added by open().
+    Fingerprint fingerprint;
+  };
+  static Result<RunLog> open(Options o);
+
+  // Whether the run `key` is logged. A run logged from another input (`input` is the
+  // digest of the prompt or tokens it ran on) is an error naming its line.
+  Result<bool> done(const std::string& key, const std::string& input) const;
   const std::vector<nlohmann::json>& records() const { return records_; }
-  Status append(nlohmann::json rec);
-  std::string key_of(const nlohmann::json& rec) const;
+  Status append(nlohmann::json rec, const std::string& input);
+  std::string key_of(const nlohmann::json& rec) const { return run_key(rec, schema_.keys); }
+  const std::string& path() const { return path_; }
+  const std::string& dir() const { return lock_.dir(); }
 
  private:
+  DirLock lock_;
   std::string path_;
-  std::vector<std::string> keys_;
+  RunLogSchema schema_;
+  Fingerprint fingerprint_;
   std::vector<nlohmann::json> records_;
-  std::set<std::string> done_;
+  std::vector<int64_t> lines_;          // of records_, in the file
+  int64_t n_lines_ = 0;                 // lines in the file
+  std::map<std::string, size_t> done_;  // key → index into records_
 };
 
 // "[12/270]  4.4%  elapsed 1m02s  ETA 22m31s  <what>" on stderr, rewritten in place.

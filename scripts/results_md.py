@@ -65,10 +65,20 @@ def logged_seconds(out, key):
     if not os.path.exists(path):
         return None
     total = 0.0
+    seen = {}  # run key -> line, as vatp's run log checks: a duplicate would be counted twice
     with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                total += float(json.loads(line).get("seconds", 0.0))
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                sys.exit(f"{path}:{n}: invalid JSON: {e}")
+            key = tuple(str(rec.get(k)) for k in ("task", "id", "segment", "policy", "budget"))
+            if key in seen:
+                sys.exit(f"{path}: lines {seen[key]} and {n} hold the same run {key}")
+            seen[key] = n
+            total += float(rec.get("seconds", 0.0))
     return int(round(total))
 
 

@@ -1,6 +1,5 @@
-// XXH64, the 64-bit xxHash of Yann Collet, written from its published specification
-// (github.com/Cyan4973/xxHash, doc/xxhash_spec.md): a fast non-cryptographic content
-// hash. vatp uses it to fingerprint the files a result depends on (eval/fingerprint.h),
+// XXH64, the 64-bit xxHash (libxxhash, Debian libxxhash-dev): a fast non-cryptographic
+// content hash. vatp uses it to fingerprint the files a result depends on (eval/fingerprint.h),
 // where it must be fast enough to hash a multi-GB model on every sweep; it is no defence
 // against a deliberately forged file.
 #pragma once

@@ -30,10 +30,11 @@ std::string Fingerprint::difference(const json& recorded) const {
     if (it->get<std::string>() != p.value)
       return "a different " + p.name + " (" + it->get<std::string>() + "; now " + p.value + ")";
   }
-  for (const auto& [name, value] : recorded.items()) {
+  for (const auto& item : recorded.items()) {
+    const std::string& name = item.key();
     const bool known =
         std::any_of(parts_.begin(), parts_.end(), [&](const Part& p) { return p.name == name; });
-    if (!known) return "a " + name + " (" + value.dump() + ") that this run does not have";
+    if (!known) return "a " + name + " (" + item.value().dump() + ") that this run does not have";
   }
   return "";
 }

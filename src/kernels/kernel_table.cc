@@ -1,6 +1,8 @@
 // ISA detection and the kernel table (which implementation serves each type).
 #include "kernels/kernel_table.h"
 
+#include <cpuid.h>
+
 #include "core/check.h"
 #include "kernels/ops.h"
 #include "kernels/ref/ref.h"
@@ -24,12 +26,19 @@ std::optional<Isa> isa_from_name(std::string_view name) {
   return std::nullopt;
 }
 
+// F16C is CPUID leaf 1, ECX bit 29; read directly because clang 14's
+// __builtin_cpu_supports does not know "f16c" (the fuzz build uses clang).
+namespace {
+bool cpu_has_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & (1u << 29)) != 0;
+}
+}  // namespace
+
 bool isa_supported(Isa isa) {
   switch (isa) {
     case Isa::Scalar: return true;
-    case Isa::Avx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-             __builtin_cpu_supports("f16c");
+    case Isa::Avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
     case Isa::Avx512:
       return isa_supported(Isa::Avx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&

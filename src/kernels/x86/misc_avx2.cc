@@ -16,6 +16,12 @@ namespace {
 
 // (No namespace-scope vector constants: their static initialisation would run AVX
 // code on machines without it.)
+// One float to IEEE half bits, round to nearest even. (_cvtss_sh is a macro built on a
+// compound literal in clang's headers, which -Wpedantic refuses in C++.)
+inline uint16_t f32_to_f16(float x) {
+  return static_cast<uint16_t>(_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(x), _MM_FROUND_TO_NEAREST_INT), 0));
+}
+
 inline __m256 absf(__m256 v) { return _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF))); }
 
 inline float hmax_f32x8(__m256 v) {
@@ -48,7 +54,7 @@ inline __m256i quant32(const float* x, uint16_t* d_out, int8_t* qs, float* d_flo
   const float amax = hmax_f32x8(m);
   const float d = amax / 127.0f;
   *d_float = d;
-  *d_out = static_cast<uint16_t>(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
+  *d_out = f32_to_f16(d);
   const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
   const __m256i i0 = round_mul(v0, id), i1 = round_mul(v1, id), i2 = round_mul(v2, id),
                 i3 = round_mul(v3, id);
@@ -75,7 +81,7 @@ void quantize_q8_1(const float* src, void* dst, int64_t n) {
     float d;
     const int sum = hsum_i32x8(quant32(src + b * QK, &d16, y[b].qs, &d));
     y[b].d = d16;
-    y[b].s = static_cast<uint16_t>(_cvtss_sh(d * static_cast<float>(sum), _MM_FROUND_TO_NEAREST_INT));
+    y[b].s = f32_to_f16(d * static_cast<float>(sum));
   }
 }
 
@@ -120,7 +126,7 @@ void f32_to_fp16_row(const float* src, uint16_t* dst, int64_t n) {
     const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), h);
   }
-  for (; i < n; ++i) dst[i] = static_cast<uint16_t>(_cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; ++i) dst[i] = f32_to_f16(src[i]);
 }
 
 void quantize_f16(const float* src, void* dst, int64_t n) {

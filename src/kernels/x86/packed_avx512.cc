@@ -3,7 +3,9 @@
 // vpdpbusd with broadcast activation quads, then one fma into the row accumulators.
 // The nibble expansion and the scale conversion are shared by up to 8 columns.
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <cstring>

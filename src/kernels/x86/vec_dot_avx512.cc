@@ -6,7 +6,9 @@
 // gcc 12's AVX-512 headers trip -Wuninitialized on their own _mm512_undefined_*()
 // placeholders (casts, reductions); the warning is about the header, not this code.
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <cstring>
@@ -24,7 +26,6 @@ using namespace x86;
 inline __m512i join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
 
 // u8 × s8 dot, 4 products per int32 lane.
-inline __m512i dpbusd(__m512i u, __m512i s) { return _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, s); }
 inline __m256i dpbusd(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s); }
 
 // 32-block policies with 256-bit VNNI (AVX512VL): one vpdpbusd per block instead of

@@ -37,7 +37,7 @@ struct BenchFlags {
   std::string isa;  // --isa; empty: detect
   policy::PolicyFlags kv;
   std::string kv_type = "f16";
-  std::string parallel;  // --parallel 1,4,16: the batched-engine test
+  std::string parallel;    // --parallel 1,4,16: the batched-engine test
   std::string max_memory;  // --max-memory SIZE; empty: MemAvailable
 };
 

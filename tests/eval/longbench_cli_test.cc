@@ -8,28 +8,14 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "common/cli_run.h"
 #include "common/model_path.h"
 
 namespace vatp::eval {
 namespace {
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;  // stdout + stderr
-};
-
-CliRun run_vatp(const std::string& args) {
-  const std::string cmd = std::string(VATP_BINARY_DIR) + "/vatp " + args + " 2>&1";
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using vatp::testing_util::CliRun;
+using vatp::testing_util::run_vatp;
 
 std::filesystem::path test_dir() {
   const auto d = std::filesystem::temp_directory_path() / "vatp_longbench_cli";

@@ -8,28 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "common/cli_run.h"
 #include "gguf/gguf.h"
 
 namespace vatp::gguf {
 namespace {
 
-struct CliRun {
-  int exit_code;
-  std::string out;  // stdout + stderr
-};
-
-CliRun run_vatp(const std::string& args) {
-  const std::string cmd = std::string(VATP_BINARY_DIR) + "/vatp " + args + " 2>&1";
-  CliRun r{-1, ""};
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using vatp::testing_util::CliRun;
+using vatp::testing_util::run_vatp;
 
 std::string write_small_model(const std::string& name) {
   GgufWriter w;

@@ -21,7 +21,6 @@
 namespace vatp::runtime {
 namespace {
 
-
 // `vatp ARGS < input` through the shell.
 Ran run_vatp(const std::string& args, const std::string& input) {
   return run_vatp_with_input("chat", args, input);

@@ -17,6 +17,7 @@
 #include "cli/eval_common.h"
 #include "cli/generation_flags.h"
 #include "cli/request_json.h"
+#include "core/json_text.h"
 #include "core/timer.h"
 #include "runtime/engine.h"
 #include "tokenizer/chat_template.h"
@@ -79,12 +80,9 @@ Result<std::vector<int32_t>> prompt_tokens(const ParsedRequest& r, const LoadedM
 Result<runtime::Request> to_request(const std::string& file, Item& item, const std::string& text,
                                     const BatchFlags& f, const LoadedModel& lm) {
   const std::string where = file + ":" + std::to_string(item.line);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    return invalid_argument(where + ": invalid JSON at byte " + std::to_string(e.byte));
-  }
+  Result<nlohmann::json> parsed = parse_json_text(text);
+  if (!parsed.is_ok()) return parsed.status().with_context(where);
+  nlohmann::json j = std::move(parsed).value();
   if (j.is_object() && j.contains("id")) item.id = j["id"];
   Result<ParsedRequest> p = parse_request(j, f.defaults);
   if (!p.is_ok()) return p.status().with_context(where);

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/json_text.h"
+
 namespace vatp::eval {
 namespace {
 
@@ -71,15 +73,9 @@ Result<std::vector<JsonlRecord>> parse_jsonl(std::string_view text, const std::s
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
     JsonlRecord rec{file, line_no, {}};
-    try {
-      rec.value = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      // e.what() is "[json.exception...] parse error at line 1, column N: <why>".
-      const std::string what = e.what();
-      const size_t at = what.find(": ", what.find("column"));
-      return rec.error("invalid JSON at byte " + std::to_string(e.byte) + ": " +
-                       (at == std::string::npos ? what : what.substr(at + 2)));
-    }
+    Result<nlohmann::json> value = parse_json_text(line);
+    if (!value.is_ok()) return rec.error(value.status().message());
+    rec.value = std::move(value).value();
     if (!rec.value.is_object())
       return rec.error(std::string("expected a JSON object, got ") + type_name(rec.value));
     out.push_back(std::move(rec));

@@ -83,6 +83,10 @@ TEST(Jsonl, ErrorsNameFileLineAndProblem) {
   EXPECT_EQ(bad_json.rfind("invalid JSON at byte ", 0), 0u) << bad_json;
   const std::string bad_utf8 = field_error("{\"pred\": \"\xff\"}\n", 1);
   EXPECT_NE(bad_utf8.find("UTF-8"), std::string::npos) << bad_utf8;
+  // nlohmann throws out_of_range for this, not parse_error (found by the fuzzers).
+  EXPECT_EQ(field_error(good + "{\"pred\": \"a\", \"length\": 1e999}\n", 2)
+                .rfind("invalid JSON: number overflow", 0),
+            0u);
 }
 
 TEST(Jsonl, UnreadableFileIsAnIoError) {

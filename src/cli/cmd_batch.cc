@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "api/request_json.h"
 #include "cli/command.h"
 #include "cli/eval_common.h"
 #include "cli/generation_flags.h"
-#include "cli/request_json.h"
 #include "core/json_text.h"
 #include "core/timer.h"
 #include "runtime/engine.h"
@@ -24,6 +24,9 @@
 
 namespace vatp::cli {
 namespace {
+
+using api::ParsedRequest;
+using api::RequestDefaults;
 
 struct BatchFlags {
   ModelFlags model;
@@ -84,7 +87,7 @@ Result<runtime::Request> to_request(const std::string& file, Item& item, const s
   if (!parsed.is_ok()) return parsed.status().with_context(where);
   nlohmann::json j = std::move(parsed).value();
   if (j.is_object() && j.contains("id")) item.id = j["id"];
-  Result<ParsedRequest> p = parse_request(j, f.defaults);
+  Result<ParsedRequest> p = api::parse_request(j, f.defaults);
   if (!p.is_ok()) return p.status().with_context(where);
   Result<std::vector<int32_t>> ids = prompt_tokens(*p, lm, f.chat_template);
   if (!ids.is_ok()) return ids.status().with_context(where);

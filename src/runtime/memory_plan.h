@@ -2,8 +2,9 @@
 // settings before anything is allocated, so that a flag such as `-c 10000000` is refused
 // with the figure instead of ending in std::bad_alloc (or the OOM killer) minutes later.
 // The figures mirror the allocations of KvCache::create, ForwardScratch::reserve and
-// AttentionScratch::reserve: a change to those sizes should change this file too (no test
-// compares them yet; the CLI test checks the figure for one tiny model).
+// AttentionScratch::reserve: a change to those sizes must change this file too, which
+// tests/runtime/alloc_test.cc checks (the KV figure exactly, the total against a real
+// session's peak heap within 5 %).
 #pragma once
 
 #include <cstdint>

@@ -19,7 +19,7 @@
 #include "runtime/sampler.h"
 #include "tokenizer/chat_template.h"
 
-namespace vatp::cli {
+namespace vatp::api {
 
 struct RequestDefaults {
   int max_tokens = 128;
@@ -41,4 +41,4 @@ struct ParsedRequest {
 // invalid_argument naming the field; the caller adds file and line.
 Result<ParsedRequest> parse_request(const nlohmann::json& j, const RequestDefaults& d);
 
-}  // namespace vatp::cli
+}  // namespace vatp::api

@@ -1,10 +1,10 @@
-#include "cli/request_json.h"
+#include "api/request_json.h"
 
 #include <cmath>
 #include <limits>
 #include <set>
 
-namespace vatp::cli {
+namespace vatp::api {
 namespace {
 
 using nlohmann::json;
@@ -159,4 +159,4 @@ Result<ParsedRequest> parse_request(const json& j, const RequestDefaults& d) {
   return r;
 }
 
-}  // namespace vatp::cli
+}  // namespace vatp::api

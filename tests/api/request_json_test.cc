@@ -1,0 +1,92 @@
+// parse_request: the JSON request schema shared by vatp batch and the server. Values given
+// are read, values absent keep the defaults, every refusal names the field.
+#include "api/request_json.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/json_text.h"
+
+namespace vatp::api {
+namespace {
+
+Result<ParsedRequest> parse(const std::string& text, const RequestDefaults& d = {}) {
+  Result<nlohmann::json> j = parse_json_text(text);
+  EXPECT_TRUE(j.is_ok()) << text;
+  return parse_request(*j, d);
+}
+
+std::string error_of(const std::string& text) {
+  Result<ParsedRequest> r = parse(text);
+  EXPECT_FALSE(r.is_ok()) << text;
+  if (r.is_ok()) return "";
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  return r.status().message();
+}
+
+TEST(RequestJson, ReadsEveryField) {
+  const auto r = parse(R"({"id": "b", "messages": [{"role": "system", "content": "Be brief."},
+      {"role": "user", "content": "Hi"}], "max_completion_tokens": 4, "seed": 7, "top_k": 40,
+      "min_p": 0.05, "temperature": 0.5, "top_p": 0.9, "repeat_penalty": 1.1, "repeat_last_n": 64,
+      "ignore_eos": true, "kv": {"policy": "snapkv", "budget": 0.25, "schedule": "chunked",
+      "chunk": 128, "window": 16}})");
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->id, "b");
+  EXPECT_FALSE(r->prompt.has_value());
+  ASSERT_EQ(r->messages.size(), 2u);
+  EXPECT_EQ(r->messages[1].role, "user");
+  EXPECT_EQ(r->messages[1].content, "Hi");
+  EXPECT_EQ(r->max_tokens, 4);
+  EXPECT_EQ(r->sampling.seed, 7u);
+  EXPECT_EQ(r->sampling.top_k, 40);
+  EXPECT_FLOAT_EQ(r->sampling.min_p, 0.05f);
+  EXPECT_FLOAT_EQ(r->sampling.temp, 0.5f);
+  EXPECT_FLOAT_EQ(r->sampling.top_p, 0.9f);
+  EXPECT_EQ(r->sampling.repeat_last_n, 64);
+  EXPECT_TRUE(r->ignore_eos);
+  EXPECT_EQ(r->kv.policy, "snapkv");
+  EXPECT_EQ(r->kv.budget, "0.25");
+  EXPECT_EQ(r->kv.chunk, "128");
+}
+
+TEST(RequestJson, AbsentFieldsKeepTheDefaults) {
+  RequestDefaults d;
+  d.max_tokens = 33;
+  d.sampling.temp = 0.25f;
+  d.kv.policy = "h2o";
+  d.kv.budget = "64";
+  const auto r = parse(R"({"prompt": "Hello"})", d);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(*r->prompt, "Hello");
+  EXPECT_EQ(r->max_tokens, 33);
+  EXPECT_FLOAT_EQ(r->sampling.temp, 0.25f);
+  EXPECT_EQ(r->kv.policy, "h2o");
+  EXPECT_EQ(r->kv.budget, "64");
+  EXPECT_TRUE(r->id.is_null());
+}
+
+TEST(RequestJson, RefusalsNameTheField) {
+  EXPECT_EQ(error_of(R"([1])"), "a request must be a JSON object, got array");
+  EXPECT_EQ(error_of(R"({"prompt": "a", "bogus": 1})"), "field \"bogus\": unknown field");
+  EXPECT_EQ(error_of(R"({"prompt": "a", "messages": []})"),
+            "give exactly one of \"prompt\" and \"messages\"");
+  EXPECT_EQ(error_of(R"({})"), "give exactly one of \"prompt\" and \"messages\"");
+  EXPECT_EQ(error_of(R"({"prompt": 3})"), "field \"prompt\": must be a string");
+  EXPECT_EQ(error_of(R"({"messages": [{"role": "robot", "content": "x"}]})"),
+            "field \"messages[0].role\": must be system, user or assistant, got \"robot\"");
+  EXPECT_EQ(error_of(R"({"prompt": "a", "max_tokens": -1})"), "field \"max_tokens\": must be in 0..16777216");
+  EXPECT_EQ(error_of(R"({"prompt": "a", "top_k": 1.5})"), "field \"top_k\": must be an integer, got number");
+  EXPECT_EQ(error_of(R"({"prompt": "a", "seed": 18446744073709551615})"),
+            "field \"seed\": must be at most 9223372036854775807");
+  EXPECT_EQ(error_of(R"({"prompt": "a", "temperature": "hot"})"),
+            "field \"temperature\": must be a number, got string");
+  EXPECT_EQ(error_of(R"({"prompt": "a", "kv": {"polcy": "vatp"}})"), "field \"kv.polcy\": unknown field");
+  EXPECT_EQ(error_of(R"({"prompt": "a", "kv": []})"), "field \"kv\": must be an object, got array");
+  const std::string bad_policy = error_of(R"({"prompt": "a", "kv": {"policy": "nope"}})");
+  EXPECT_EQ(bad_policy.rfind("field \"kv\": ", 0), 0u) << bad_policy;
+  EXPECT_NE(bad_policy.find("nope"), std::string::npos) << bad_policy;
+}
+
+}  // namespace
+}  // namespace vatp::api

@@ -31,13 +31,7 @@ using api::RequestDefaults;
 struct BatchFlags {
   ModelFlags model;
   std::string requests, out;
-  int parallel = 8;
-  int batch_tokens = 512;
-  int n_batch = 256;
-  int n_ctx = 0;  // 0: the model's training context
-  int max_queue = 1024;
-  std::string kv_memory = "0";
-  std::string kv_type = "f16";
+  EngineFlags engine;
   std::string chat_template;
   RequestDefaults defaults;
   bool quiet = false;
@@ -167,19 +161,6 @@ void show_progress(const BatchFlags& f, int64_t done, int64_t total, int64_t tok
                eta);
 }
 
-runtime::EngineOptions engine_options(const BatchFlags& f, const LoadedModel& lm, int64_t kv_memory,
-                                      kvcache::KvType kv_type) {
-  runtime::EngineOptions o;
-  o.n_ctx = f.n_ctx > 0 ? f.n_ctx : lm.model->config().n_ctx_train;
-  o.parallel = f.parallel;
-  o.batch_tokens = f.batch_tokens;
-  o.n_batch = f.n_batch;
-  o.kv_memory = kv_memory;
-  o.max_queue = f.max_queue;
-  o.kv_type = kv_type;
-  return o;
-}
-
 // Submits lines as the queue has room and steps the engine until everything is done.
 Status run_all(runtime::Engine& engine, std::vector<Item>& items, std::vector<runtime::Request>& reqs,
                const BatchFlags& f) {
@@ -189,7 +170,7 @@ Status run_all(runtime::Engine& engine, std::vector<Item>& items, std::vector<ru
   Timer t;
   for (const Item& it : items) done += it.status.is_ok() ? 0 : 1;
   while (true) {
-    for (; next < items.size() && engine.n_waiting() < f.max_queue; ++next) {
+    for (; next < items.size() && engine.n_waiting() < engine.options().max_queue; ++next) {
       if (!items[next].status.is_ok()) continue;
       Result<int64_t> id = engine.submit(std::move(reqs[next]));
       if (!id.is_ok()) {
@@ -218,16 +199,18 @@ Status run_all(runtime::Engine& engine, std::vector<Item>& items, std::vector<ru
 
 Status run_batch(const BatchFlags& f) {
   if (f.model.model.empty()) return invalid_argument("-m MODEL.gguf is required");
-  VATP_ASSIGN_OR_RETURN(const int64_t kv_memory, parse_bytes("--kv-memory", f.kv_memory));
-  VATP_ASSIGN_OR_RETURN(const kvcache::KvType kv_type, kvcache::kv_type_from_name(f.kv_type));
+  // Checked before the model loads; the context default is resolved after.
+  VATP_RETURN_IF_ERROR(engine_options(f.engine, 1).status());
   VATP_RETURN_IF_ERROR(runtime::validate(f.defaults.sampling));
   VATP_RETURN_IF_ERROR(policy::config_from_flags(f.defaults.kv).status().with_context("--kv-* flags"));
   if (f.defaults.max_tokens < 0) return invalid_argument("-n must be >= 0");
   VATP_RETURN_IF_ERROR(check_output_path(f.out));
   VATP_ASSIGN_OR_RETURN(auto lines, read_lines(f.requests));
   VATP_ASSIGN_OR_RETURN(LoadedModel lm, load_model(f.model));
-  VATP_ASSIGN_OR_RETURN(auto engine, runtime::Engine::create(*lm.model, *lm.tok, *lm.pool,
-                                                             engine_options(f, lm, kv_memory, kv_type)));
+  VATP_ASSIGN_OR_RETURN(const runtime::EngineOptions eo,
+                        engine_options(f.engine, lm.model->config().n_ctx_train));
+  VATP_ASSIGN_OR_RETURN(auto engine, runtime::Engine::create(*lm.model, *lm.tok, *lm.pool, eo));
+  const int64_t kv_memory = eo.kv_memory;
   std::vector<Item> items(lines.size());
   std::vector<runtime::Request> reqs(lines.size());
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -274,17 +257,8 @@ void add_batch_command(CLI::App& app, CommandFn& selected) {
   add_model_flags(cmd, fl->model);
   cmd->add_option("--requests", fl->requests, "JSONL file, one request per line (docs/batch.md)")->required();
   cmd->add_option("-o,--out", fl->out, "Output JSONL, one line per request in input order")->required();
-  cmd->add_option("--parallel", fl->parallel, "Sequences running at once (default 8)");
-  cmd->add_option("--kv-memory", fl->kv_memory,
-                  "Bound on all sequences' KV caches, e.g. 1GiB, 512MiB (default 0: no bound)");
-  cmd->add_option("--batch-tokens", fl->batch_tokens,
-                  "Prefill rows per step beside the decode rows (default 512)");
-  cmd->add_option("-b,--batch-size", fl->n_batch,
-                  "One sequence's prompt tokens per forward call (default 256)");
-  cmd->add_option("-c,--ctx-size", fl->n_ctx, "Context per sequence (default: the model's training context)");
-  cmd->add_option("--max-queue", fl->max_queue, "Requests waiting for admission at once (default 1024)");
+  add_engine_flags(cmd, fl->engine);
   cmd->add_option("-n,--n-predict", fl->defaults.max_tokens, "Default max_tokens (default 128)");
-  cmd->add_option("--kv-type", fl->kv_type, "KV cache storage: f16 (default) | f32 | q8_0");
   cmd->add_option("--chat-template", fl->chat_template,
                   "Template for \"messages\" requests (default: the model's)");
   cmd->add_flag("-q,--quiet", fl->quiet, "No progress bar");

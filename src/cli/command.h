@@ -27,6 +27,7 @@ void add_bench_command(CLI::App& app, CommandFn& selected);
 void add_batch_command(CLI::App& app, CommandFn& selected);
 void add_policies_command(CLI::App& app, CommandFn& selected);
 void add_chat_command(CLI::App& app, CommandFn& selected);
+void add_serve_command(CLI::App& app, CommandFn& selected);
 
 // `vatp eval` tasks (cmd_eval_<task>.cc), registered on the `eval` parent by cmd_eval.cc.
 void add_eval_longbench_commands(CLI::App& eval, CommandFn& selected);

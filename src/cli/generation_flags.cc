@@ -32,6 +32,32 @@ void add_kv_policy_flags(CLI::App* cmd, policy::PolicyFlags& kv) {
   add_kv_override_flags(cmd, kv, /*with_schedule=*/true);
 }
 
+void add_engine_flags(CLI::App* cmd, EngineFlags& f) {
+  cmd->add_option("--parallel", f.parallel, "Sequences running at once (default 8)");
+  cmd->add_option("--kv-memory", f.kv_memory,
+                  "Bound on all sequences' KV caches, e.g. 1GiB, 512MiB (default 0: no bound)");
+  cmd->add_option("--batch-tokens", f.batch_tokens,
+                  "Prefill rows per step beside the decode rows (default 512)");
+  cmd->add_option("-b,--batch-size", f.n_batch,
+                  "One sequence's prompt tokens per forward call (default 256)");
+  cmd->add_option("-c,--ctx-size", f.n_ctx, "Context per sequence (default: the model's training context)");
+  cmd->add_option("--max-queue", f.max_queue, "Requests waiting for admission at once (default 1024)");
+  cmd->add_option("--kv-type", f.kv_type, "KV cache storage: f16 (default) | f32 | q8_0");
+}
+
+Result<runtime::EngineOptions> engine_options(const EngineFlags& f, int n_ctx_train) {
+  runtime::EngineOptions o;
+  VATP_ASSIGN_OR_RETURN(o.kv_memory, parse_bytes("--kv-memory", f.kv_memory));
+  VATP_ASSIGN_OR_RETURN(o.kv_type, kvcache::kv_type_from_name(f.kv_type));
+  o.n_ctx = f.n_ctx > 0 ? f.n_ctx : n_ctx_train;
+  if (f.n_ctx < 0) return invalid_argument("-c must be >= 0, got " + std::to_string(f.n_ctx));
+  o.parallel = f.parallel;
+  o.batch_tokens = f.batch_tokens;
+  o.n_batch = f.n_batch;
+  o.max_queue = f.max_queue;
+  return o;
+}
+
 Result<int64_t> parse_bytes(std::string_view flag, std::string_view s) {
   static const std::pair<const char*, double> kUnits[] = {
       {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0},

@@ -10,6 +10,7 @@
 
 #include "core/status.h"
 #include "policy/flags.h"
+#include "runtime/engine.h"
 #include "runtime/sampler.h"
 
 namespace vatp::cli {
@@ -20,6 +21,21 @@ void add_sampling_flags(CLI::App* cmd, runtime::SamplerParams& p);
 void add_kv_policy_flags(CLI::App* cmd, policy::PolicyFlags& kv);
 // "full, streaming, h2o, ..." from policy::preset_names().
 std::string kv_policy_names();
+
+// The batched engine's settings (vatp batch, vatp serve).
+struct EngineFlags {
+  int parallel = 8;
+  int batch_tokens = 512;
+  int n_batch = 256;
+  int n_ctx = 0;  // 0: the model's training context
+  int max_queue = 1024;
+  std::string kv_memory = "0";
+  std::string kv_type = "f16";
+};
+// --parallel --kv-memory --batch-tokens -b -c --max-queue --kv-type
+void add_engine_flags(CLI::App* cmd, EngineFlags& f);
+// The flags checked and resolved (n_ctx 0 → n_ctx_train); errors name the flag.
+Result<runtime::EngineOptions> engine_options(const EngineFlags& f, int n_ctx_train);
 
 // "1073741824", "1GiB", "512MiB", "64KiB", "2G", "1.5GB" → bytes; errors name the flag.
 Result<int64_t> parse_bytes(std::string_view flag, std::string_view s);

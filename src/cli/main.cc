@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
   vatp::cli::add_inspect_command(app, selected);
   vatp::cli::add_bench_command(app, selected);
   vatp::cli::add_batch_command(app, selected);
+  vatp::cli::add_serve_command(app, selected);
   vatp::cli::add_policies_command(app, selected);
   vatp::cli::add_chat_command(app, selected);
 

@@ -1,0 +1,406 @@
+#include "server/http_server.h"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "core/json_text.h"
+#include "server/openai_request.h"
+
+namespace vatp::server {
+namespace {
+
+using nlohmann::json;
+
+// OpenAI's error shape: {"error": {"message", "type", "code", "param"}}.
+void send_error(httplib::Response& res, int status, const std::string& type, const std::string& code,
+                const std::string& message) {
+  json e = {{"error", {{"message", message}, {"type", type}, {"code", code}, {"param", nullptr}}}};
+  res.status = status;
+  res.set_content(e.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+void send_json(httplib::Response& res, const json& j) {
+  res.status = 200;
+  res.set_content(j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+// Constant-time comparison: the time taken does not depend on where the key differs.
+// `key` is not empty; the time depends on the length of `given` only.
+bool same_key(const std::string& given, const std::string& key) {
+  size_t diff = given.size() ^ key.size();
+  for (size_t i = 0; i < given.size(); ++i)
+    diff |= static_cast<unsigned char>(given[i]) ^ static_cast<unsigned char>(key[i % key.size()]);
+  return diff == 0;
+}
+
+// The HTTP status, OpenAI error type and code for a refused generation request.
+void send_status_error(httplib::Response& res, const Status& st, bool queue_full) {
+  if (queue_full) {
+    res.set_header("Retry-After", "1");
+    return send_error(res, 503, "server_error", "queue_full", st.message());
+  }
+  switch (st.code()) {
+    case StatusCode::kOutOfRange:
+      return send_error(res, 400, "invalid_request_error", "context_length_exceeded", st.message());
+    case StatusCode::kResourceExhausted:
+      return send_error(res, 400, "invalid_request_error", "kv_memory_exceeded", st.message());
+    case StatusCode::kInvalidArgument:
+      return send_error(res, 400, "invalid_request_error", "invalid_value", st.message());
+    default: return send_error(res, 500, "server_error", "internal_error", st.message());
+  }
+}
+
+std::string finish_of(const Event& e) { return e.finish_reason.empty() ? "stop" : e.finish_reason; }
+
+// Everything a generation needs once the request is parsed and queued.
+struct Generation {
+  Endpoint ep = Endpoint::kChat;
+  std::string id;  // chatcmpl-N / cmpl-N
+  std::string model;
+  int64_t created = 0;
+  bool include_usage = false;
+  std::string policy;
+  std::shared_ptr<Channel> channel;
+  // Cancels the sequence when the response is dropped before it finished (the client
+  // went away): the provider lambdas own it.
+  struct CancelOnDrop {
+    explicit CancelOnDrop(std::shared_ptr<Channel> c) : ch(std::move(c)) {}
+    CancelOnDrop(const CancelOnDrop&) = delete;
+    CancelOnDrop& operator=(const CancelOnDrop&) = delete;
+    ~CancelOnDrop() { ch->cancel(); }
+    std::shared_ptr<Channel> ch;
+  };
+  std::shared_ptr<CancelOnDrop> guard;
+};
+
+json usage_json(const runtime::Completion& c, const std::string& policy) {
+  const runtime::SessionStats& s = c.stats;
+  const int64_t completion = static_cast<int64_t>(c.tokens.size());
+  return {{"prompt_tokens", s.n_prompt},
+          {"completion_tokens", completion},
+          {"total_tokens", s.n_prompt + completion},
+          {"prompt_tokens_details", {{"cached_tokens", 0}}},
+          {"kv",
+           {{"policy", policy},
+            {"bytes_held", s.kv_bytes_used},
+            {"bytes_full_cache", s.kv_bytes_full},
+            {"bytes_allocated", s.kv_bytes_allocated},
+            {"bytes_reserved", c.kv_bytes_reserved},
+            {"tokens_evicted", s.tokens_evicted}}}};
+}
+
+json envelope(const Generation& g, bool chunk) {
+  const bool chat = g.ep == Endpoint::kChat;
+  return {{"id", g.id},
+          {"object", chat ? (chunk ? "chat.completion.chunk" : "chat.completion") : "text_completion"},
+          {"created", g.created},
+          {"model", g.model}};
+}
+
+json choice_json(const Generation& g, const std::string& text, const json& finish, bool chunk) {
+  json c = {{"index", 0}, {"finish_reason", finish}, {"logprobs", nullptr}};
+  if (g.ep == Endpoint::kCompletions) {
+    c["text"] = text;
+  } else if (chunk) {
+    c["delta"] = finish.is_null() ? json{{"content", text}} : json::object();
+  } else {
+    c["message"] = {{"role", "assistant"}, {"content", text}};
+  }
+  return c;
+}
+
+json final_response(const Generation& g, const Event& done) {
+  json j = envelope(g, false);
+  j["choices"] = json::array({choice_json(g, done.text, finish_of(done), false)});
+  j["usage"] = usage_json(done.completion, g.policy);
+  return j;
+}
+
+std::string sse(const json& j) {
+  return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+}
+
+bool write(httplib::DataSink& sink, const std::string& s) { return sink.write(s.data(), s.size()); }
+
+json error_body(const Status& st) {
+  return {{"error", {{"message", st.message()}, {"type", "server_error"}, {"code", "internal_error"}}}};
+}
+
+// SSE: a role chunk (chat), a chunk per text piece, the finish chunk, usage if asked,
+// then [DONE]. While nothing comes, an SSE comment every second finds a vanished client.
+bool stream_events(const Generation& g, httplib::DataSink& sink) {
+  if (g.ep == Endpoint::kChat) {
+    json j = envelope(g, true);
+    j["choices"] = json::array({{{"index", 0},
+                                 {"delta", {{"role", "assistant"}, {"content", ""}}},
+                                 {"finish_reason", nullptr},
+                                 {"logprobs", nullptr}}});
+    if (!write(sink, sse(j))) return false;
+  }
+  while (true) {
+    std::optional<Event> e = g.channel->next(std::chrono::milliseconds(1000));
+    if (!e) {
+      if (!write(sink, ": keep-alive\n\n")) return false;
+      continue;
+    }
+    if (e->kind == Event::Kind::kText) {
+      json j = envelope(g, true);
+      j["choices"] = json::array({choice_json(g, e->text, nullptr, true)});
+      if (!write(sink, sse(j))) return false;
+    } else if (e->kind == Event::Kind::kError) {
+      write(sink, sse(error_body(e->status)));
+      break;
+    } else if (e->kind == Event::Kind::kDone) {
+      json j = envelope(g, true);
+      j["choices"] = json::array({choice_json(g, "", finish_of(*e), true)});
+      if (g.include_usage) j["usage"] = nullptr;
+      if (!write(sink, sse(j))) return false;
+      if (g.include_usage) {
+        json u = envelope(g, true);
+        u["choices"] = json::array();
+        u["usage"] = usage_json(e->completion, g.policy);
+        if (!write(sink, sse(u))) return false;
+      }
+      break;
+    }
+  }
+  write(sink, "data: [DONE]\n\n");
+  sink.done();
+  return true;
+}
+
+// Non-streaming: the JSON body at the end. While waiting, a space every half second
+// (JSON allows leading whitespace) finds a vanished client so its sequence is cancelled.
+bool respond_when_done(const Generation& g, httplib::DataSink& sink) {
+  while (true) {
+    std::optional<Event> e = g.channel->next(std::chrono::milliseconds(500));
+    if (!e) {
+      if (!write(sink, " ")) return false;
+      continue;
+    }
+    if (e->kind == Event::Kind::kText) continue;
+    const json body = e->kind == Event::Kind::kDone ? final_response(g, *e) : error_body(e->status);
+    write(sink, body.dump(-1, ' ', false, json::error_handler_t::replace));
+    sink.done();
+    return true;
+  }
+}
+
+}  // namespace
+
+HttpServer::HttpServer(ServerOptions opts, Metrics& metrics)
+    : opts_(std::move(opts)), metrics_(metrics), http_(std::make_unique<httplib::Server>()) {
+  routes();
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+Status HttpServer::bind() {
+  if (opts_.port == 0) {
+    port_ = http_->bind_to_any_port(opts_.host);
+    if (port_ <= 0) return io_error("cannot listen on " + opts_.host + " (any port)");
+    return Status::ok();
+  }
+  if (!http_->bind_to_port(opts_.host, opts_.port))
+    return io_error("cannot listen on " + opts_.host + ":" + std::to_string(opts_.port) +
+                    " (in use, or not an address of this machine?)");
+  port_ = opts_.port;
+  return Status::ok();
+}
+
+void HttpServer::serve() { http_->listen_after_bind(); }
+
+void HttpServer::attach(ModelContext ctx) {
+  std::atomic_store(&model_, std::make_shared<ModelContext>(std::move(ctx)));
+  ready_.store(true);
+}
+
+void HttpServer::stop() {
+  if (http_) http_->stop();
+}
+
+void HttpServer::routes() {
+  httplib::Server& s = *http_;
+  const int threads = std::max(opts_.http_threads, 4);
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  s.set_payload_max_length(opts_.max_body);
+  s.set_read_timeout(30, 0);
+  s.set_write_timeout(30, 0);
+
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (opts_.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+    const std::string auth = req.get_header_value("Authorization");
+    const std::string prefix = "Bearer ";
+    if (auth.rfind(prefix, 0) == 0 && same_key(auth.substr(prefix.size()), opts_.api_key))
+      return httplib::Server::HandlerResponse::Unhandled;
+    metrics_.add_rejected(401);
+    send_error(res, 401, "invalid_request_error", "invalid_api_key",
+               auth.empty() ? "missing API key (Authorization: Bearer KEY)" : "invalid API key");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  s.set_error_handler([this](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    metrics_.add_rejected(res.status);
+    if (res.status == 413) {
+      send_error(res, 413, "invalid_request_error", "body_too_large",
+                 "the request body is over --max-body (" + std::to_string(opts_.max_body) + " bytes)");
+    } else if (res.status == 404) {
+      send_error(res, 404, "invalid_request_error", "not_found", "no such endpoint");
+    } else {
+      send_error(res, res.status, "invalid_request_error", "http_error",
+                 "HTTP error " + std::to_string(res.status));
+    }
+  });
+  s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    send_error(res, 500, "server_error", "internal_error", what);
+  });
+
+  s.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    if (!ready_.load()) return send_error(res, 503, "server_error", "loading", "the model is loading");
+    send_json(res, {{"status", "ok"}});
+  });
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_.render(), "text/plain; version=0.0.4");
+  });
+  s.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+    send_json(
+        res,
+        {{"object", "list"},
+         {"data",
+          json::array(
+              {{{"id", opts_.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "vatp"}}})}});
+  });
+  auto gen = [this](Endpoint ep) {
+    return [this, ep](const httplib::Request& req, httplib::Response& res) { generate(ep, req, res); };
+  };
+  s.Post("/v1/chat/completions", gen(Endpoint::kChat));
+  s.Post("/v1/completions", gen(Endpoint::kCompletions));
+  s.Post("/tokenize", [this](const httplib::Request& req, httplib::Response& res) { tokenize(req, res); });
+  s.Post("/detokenize",
+         [this](const httplib::Request& req, httplib::Response& res) { detokenize(req, res); });
+}
+
+std::shared_ptr<ModelContext> HttpServer::model_or_503(httplib::Response& res) const {
+  std::shared_ptr<ModelContext> m = std::atomic_load(&model_);
+  if (!m) {
+    res.set_header("Retry-After", "5");
+    send_error(res, 503, "server_error", "loading", "the model is loading");
+  }
+  return m;
+}
+
+// Parse, tokenize, queue; then answer when the scheduler has accepted or refused it, so
+// a refusal gets its HTTP status even for a streaming request.
+void HttpServer::generate(Endpoint ep, const httplib::Request& req, httplib::Response& res) {
+  std::shared_ptr<ModelContext> m = model_or_503(res);
+  if (!m) return;
+  if (draining_.load()) {
+    metrics_.add_rejected(503);
+    return send_error(res, 503, "server_error", "shutting_down", "the server is shutting down");
+  }
+  Result<json> body = parse_json_text(req.body);
+  if (!body.is_ok()) {
+    metrics_.add_rejected(400);
+    return send_error(res, 400, "invalid_request_error", "invalid_json", body.status().message());
+  }
+  Result<OpenAiRequest> r = parse_openai_request(*body, ep, opts_.defaults);
+  if (!r.is_ok()) {
+    metrics_.add_rejected(400);
+    return send_error(res, 400, "invalid_request_error", "invalid_value", r.status().message());
+  }
+  runtime::Request rq;
+  if (ep == Endpoint::kChat) {
+    const std::string text =
+        tokenizer::apply_chat_template(m->chat, r->req.messages, /*add_generation_prompt=*/true);
+    rq.prompt = m->tok->encode(text, /*add_special=*/true, /*parse_special=*/true);
+  } else {
+    rq.prompt = m->tok->encode(*r->req.prompt, /*add_special=*/true, /*parse_special=*/false);
+  }
+  rq.max_tokens = r->req.max_tokens;
+  rq.sampling = r->req.sampling;
+  rq.kv_policy = r->req.kv_policy;
+  rq.ignore_eos = r->req.ignore_eos;
+  auto g = std::make_shared<Generation>();
+  g->ep = ep;
+  g->channel = m->scheduler->submit(std::move(rq), std::move(r->stop));
+  g->guard = std::make_shared<Generation::CancelOnDrop>(g->channel);
+  std::optional<Event> first;
+  while (!(first = g->channel->next(std::chrono::milliseconds(1000)))) {
+  }
+  if (first->kind == Event::Kind::kError) {
+    const int status = first->queue_full ? 503 : first->status.code() == StatusCode::kInternal ? 500 : 400;
+    metrics_.add_rejected(status);
+    return send_status_error(res, first->status, first->queue_full);
+  }
+  static std::atomic<int64_t> next_id{1};
+  g->id = std::string(ep == Endpoint::kChat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id.fetch_add(1));
+  g->model = r->model.empty() ? opts_.model_name : r->model;
+  g->created = static_cast<int64_t>(std::time(nullptr));
+  g->include_usage = r->include_usage;
+  g->policy = r->req.kv.policy;
+  const bool stream = r->stream;
+  res.set_chunked_content_provider(stream ? "text/event-stream" : "application/json",
+                                   [g, stream](size_t, httplib::DataSink& sink) {
+                                     return stream ? stream_events(*g, sink) : respond_when_done(*g, sink);
+                                   });
+  if (stream) res.set_header("Cache-Control", "no-cache");
+}
+
+// POST /tokenize {"content": "...", "add_special": bool} → {"tokens": [...]}
+void HttpServer::tokenize(const httplib::Request& req, httplib::Response& res) {
+  std::shared_ptr<ModelContext> m = model_or_503(res);
+  if (!m) return;
+  Result<json> body = parse_json_text(req.body);
+  if (!body.is_ok())
+    return send_error(res, 400, "invalid_request_error", "invalid_json", body.status().message());
+  const json& b = *body;
+  if (!b.is_object() || !b.contains("content") || !b["content"].is_string())
+    return send_error(res, 400, "invalid_request_error", "invalid_value",
+                      "field \"content\": must be a string");
+  bool add_special = false;
+  if (b.contains("add_special")) {
+    if (!b["add_special"].is_boolean())
+      return send_error(res, 400, "invalid_request_error", "invalid_value",
+                        "field \"add_special\": must be true or false");
+    add_special = b["add_special"].get<bool>();
+  }
+  send_json(res, {{"tokens",
+                   m->tok->encode(b["content"].get<std::string>(), add_special, /*parse_special=*/true)}});
+}
+
+// POST /detokenize {"tokens": [...]} → {"content": "..."}
+void HttpServer::detokenize(const httplib::Request& req, httplib::Response& res) {
+  std::shared_ptr<ModelContext> m = model_or_503(res);
+  if (!m) return;
+  Result<json> body = parse_json_text(req.body);
+  if (!body.is_ok())
+    return send_error(res, 400, "invalid_request_error", "invalid_json", body.status().message());
+  const json& b = *body;
+  if (!b.is_object() || !b.contains("tokens") || !b["tokens"].is_array())
+    return send_error(res, 400, "invalid_request_error", "invalid_value",
+                      "field \"tokens\": must be a list of token ids");
+  std::vector<int32_t> ids;
+  for (const json& t : b["tokens"]) {
+    if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= m->tok->n_vocab())
+      return send_error(
+          res, 400, "invalid_request_error", "invalid_value",
+          "field \"tokens\": ids must be integers in 0.." + std::to_string(m->tok->n_vocab() - 1));
+    ids.push_back(static_cast<int32_t>(t.get<int64_t>()));
+  }
+  Result<std::string> text = m->tok->decode(ids, /*special=*/true);
+  if (!text.is_ok())
+    return send_error(res, 400, "invalid_request_error", "invalid_value", text.status().message());
+  send_json(res, {{"content", *text}});
+}
+
+}  // namespace vatp::server

@@ -1,0 +1,232 @@
+#include "server/scheduler.h"
+
+#include <algorithm>
+
+namespace vatp::server {
+namespace {
+
+Event make_event(Event::Kind kind) {
+  Event e;
+  e.kind = kind;
+  return e;
+}
+
+Event text_event(std::string text) {
+  Event e = make_event(Event::Kind::kText);
+  e.text = std::move(text);
+  return e;
+}
+
+Event error_event(Status st) {
+  Event e = make_event(Event::Kind::kError);
+  e.status = std::move(st);
+  return e;
+}
+
+}  // namespace
+
+void Channel::post(Event e) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    events_.push_back(std::move(e));
+  }
+  cv_.notify_one();
+}
+
+std::optional<Event> Channel::next(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!cv_.wait_for(lock, timeout, [&] { return !events_.empty(); })) return std::nullopt;
+  Event e = std::move(events_.front());
+  events_.pop_front();
+  return e;
+}
+
+struct Scheduler::Pending {
+  runtime::Request req;
+  std::vector<std::string> stop;
+  std::shared_ptr<Channel> channel;
+  Timer since_arrival;
+};
+
+// A request the engine holds, and what the token callback needs (scheduler thread only).
+struct Scheduler::Live {
+  int64_t id = 0;
+  std::shared_ptr<Channel> channel;
+  runtime::StopMatcher stop;
+  Timer since_arrival;
+  double last_token_at = -1.0;
+  explicit Live(std::vector<std::string> s) : stop(std::move(s)) {}
+};
+
+Scheduler::Scheduler(runtime::Engine& engine, Metrics& metrics)
+    : engine_(engine), metrics_(metrics), thread_([this] { loop(); }) {}
+
+Scheduler::~Scheduler() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_one();
+  thread_.join();
+}
+
+std::shared_ptr<Channel> Scheduler::submit(runtime::Request r, std::vector<std::string> stop) {
+  auto p = std::make_unique<Pending>();
+  p->req = std::move(r);
+  p->stop = std::move(stop);
+  p->channel = std::make_shared<Channel>();
+  std::shared_ptr<Channel> ch = p->channel;
+  in_flight_.fetch_add(1);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    inbox_.push_back(std::move(p));
+  }
+  cv_.notify_one();
+  return ch;
+}
+
+void Scheduler::cancel_all() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancel_all_ = true;
+  }
+  cv_.notify_one();
+}
+
+void Scheduler::loop() {
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      // Idle: sleep until a submission; with work, wake every 50 ms to notice cancels.
+      cv_.wait_for(lock, std::chrono::milliseconds(engine_.idle() ? 50 : 0),
+                   [&] { return stop_ || cancel_all_ || !inbox_.empty(); });
+      if (stop_) break;
+    }
+    take_submissions();
+    cancel_abandoned();
+    Result<bool> more = engine_.step();
+    if (!more.is_ok()) {
+      // A step failure fails its sequences (Engine reports them as completions).
+      metrics_.add_rejected(500);
+    }
+    deliver_completions();
+    publish_gauges();
+  }
+  for (auto& l : live_) engine_.cancel(l->id);
+  deliver_completions();
+}
+
+void Scheduler::take_submissions() {
+  std::deque<std::unique_ptr<Pending>> batch;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    batch.swap(inbox_);
+  }
+  for (auto& p : batch) start(std::move(p));
+}
+
+void Scheduler::start(std::unique_ptr<Pending> p) {
+  auto live = std::make_unique<Live>(std::move(p->stop));
+  live->channel = p->channel;
+  live->since_arrival = p->since_arrival;
+  Live* l = live.get();
+  Metrics& m = metrics_;
+  p->req.on_token = [l, &m](int32_t, std::string_view piece) {
+    const double now = l->since_arrival.seconds();
+    if (l->last_token_at < 0) {
+      m.observe_first_token(now);
+    } else {
+      m.observe_inter_token(now - l->last_token_at);
+    }
+    l->last_token_at = now;
+    std::string out = l->stop.push(piece);
+    if (!out.empty()) l->channel->post(text_event(std::move(out)));
+    return !l->stop.stopped() && !l->channel->cancelled();
+  };
+  const int64_t n_prompt = static_cast<int64_t>(p->req.prompt.size());
+  if (engine_.n_waiting() >= engine_.options().max_queue) {
+    Event e =
+        error_event(resource_exhausted("the queue is full (" + std::to_string(engine_.options().max_queue) +
+                                       " requests waiting); retry later"));
+    e.queue_full = true;
+    p->channel->post(std::move(e));
+    in_flight_.fetch_sub(1);
+    return;
+  }
+  Result<int64_t> id = engine_.submit(std::move(p->req));
+  if (!id.is_ok()) {
+    p->channel->post(error_event(id.status()));
+    in_flight_.fetch_sub(1);
+    return;
+  }
+  metrics_.add_prompt_tokens(n_prompt);
+  l->id = *id;
+  p->channel->post(make_event(Event::Kind::kAccepted));
+  live_.push_back(std::move(live));
+}
+
+void Scheduler::cancel_abandoned() {
+  bool all = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    all = cancel_all_;
+    cancel_all_ = false;
+  }
+  for (auto& l : live_) {
+    if (all) l->channel->cancel();
+    if (l->channel->cancelled()) engine_.cancel(l->id);
+  }
+}
+
+namespace {
+
+std::string finish_reason(const runtime::Completion& c, bool stopped) {
+  if (stopped) return "stop";
+  switch (c.stats.stop) {
+    case runtime::StopReason::kMaxTokens: return "length";
+    case runtime::StopReason::kCancelled:
+    case runtime::StopReason::kCallback: return "abort";
+    default: return "stop";
+  }
+}
+
+}  // namespace
+
+void Scheduler::deliver_completions() {
+  for (runtime::Completion& c : engine_.take_completed()) {
+    auto it = std::find_if(live_.begin(), live_.end(), [&](const auto& l) { return l->id == c.id; });
+    if (it == live_.end()) continue;
+    Live& l = **it;
+    metrics_.add_generation_tokens(static_cast<int64_t>(c.tokens.size()));
+    if (!c.status.is_ok()) {
+      metrics_.finish("error", c.stats.tokens_evicted, c.stats.kv_bytes_used, c.stats.kv_bytes_full,
+                      l.since_arrival.seconds());
+      l.channel->post(error_event(c.status));
+    } else {
+      std::string tail = l.stop.flush();
+      if (!tail.empty()) l.channel->post(text_event(std::move(tail)));
+      const bool cancelled = l.channel->cancelled();
+      Event done = make_event(Event::Kind::kDone);
+      done.text = l.stop.text();
+      done.finish_reason = finish_reason(c, l.stop.stopped() && !cancelled);
+      metrics_.finish(done.finish_reason, c.stats.tokens_evicted, c.stats.kv_bytes_used,
+                      c.stats.kv_bytes_full, l.since_arrival.seconds());
+      done.completion = std::move(c);
+      l.channel->post(std::move(done));
+    }
+    live_.erase(it);
+    in_flight_.fetch_sub(1);
+  }
+}
+
+void Scheduler::publish_gauges() {
+  EngineGauges g;
+  g.running = engine_.n_running();
+  g.waiting = engine_.n_waiting();
+  g.kv_pool_used = engine_.kv_pool().used();
+  g.kv_pool_limit = engine_.kv_pool().limit();
+  g.kv_allocated = engine_.kv_bytes_allocated();
+  metrics_.set_gauges(g);
+}
+
+}  // namespace vatp::server

@@ -6,7 +6,8 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build pkg-config git \
-  libpcre2-dev libxxhash-dev nlohmann-json3-dev libcli11-dev \
+  libpcre2-dev libxxhash-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
   clang clang-format libclang-rt-14-dev python3-pip >/dev/null
-python3 -m pip install -q --disable-pip-version-check numpy
+# numpy: scripts; the rest: the vatp serve tests (tests/server).
+python3 -m pip install -q --disable-pip-version-check numpy pytest openai httpx prometheus-client

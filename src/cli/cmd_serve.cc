@@ -136,6 +136,7 @@ Status run_serve(const ServeFlags& f) {
   listener.join();
   sched.reset();  // joins the scheduler thread before the engine goes
   std::fprintf(stderr, "vatp serve: stopped\n");
+  clear_stop_signal();  // SIGTERM is how a server is meant to end: exit 0
   return Status::ok();
 }
 

@@ -24,4 +24,6 @@ void catch_stop_signals() {
 
 int stop_signal() { return g_stop_signal; }
 
+void clear_stop_signal() { g_stop_signal = 0; }
+
 }  // namespace vatp::cli

@@ -11,4 +11,8 @@ void catch_stop_signals();
 // The signal received since catch_stop_signals(), or 0.
 int stop_signal();
 
+// The command has handled the signal as its normal end (vatp serve drains and exits 0):
+// main() then returns the command's own status instead of 128 + the signal.
+void clear_stop_signal();
+
 }  // namespace vatp::cli

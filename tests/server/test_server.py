@@ -1,0 +1,255 @@
+"""vatp serve through the official openai client and raw HTTP: the OpenAI API, per-request
+KV policies, batch invariance end to end, disconnects, bad requests, shutdown."""
+import concurrent.futures
+import json
+import socket
+import time
+
+import httpx
+import openai
+import pytest
+
+from conftest import Server, wait_for
+
+LONG = " ".join(
+    f"Note {i}: the {c} fox from village {i % 7} carried {i * 3} apples to the market by the river."
+    for i, c in zip(range(120), ["red", "quick", "sly", "old", "young", "grey"] * 20))
+CHAT = [{"role": "user", "content": "Name three colours of the rainbow."}]
+
+
+def greedy(**kw):
+    return {"temperature": 0, "max_tokens": 24, **kw}
+
+
+def test_health_models_tokenize(server):
+    with server.http() as h:
+        assert h.get("/health").json() == {"status": "ok"}
+        models = h.get("/v1/models").json()
+        assert models["object"] == "list" and models["data"][0]["object"] == "model"
+        toks = h.post("/tokenize", json={"content": "Hello world"}).json()["tokens"]
+        assert len(toks) >= 2
+        assert h.post("/detokenize", json={"tokens": toks}).json()["content"] == "Hello world"
+
+
+def test_chat_and_completions(server):
+    c = server.client()
+    r = c.chat.completions.create(model="x", messages=CHAT, **greedy())
+    assert r.object == "chat.completion" and r.model == "x"
+    assert r.choices[0].message.role == "assistant" and r.choices[0].message.content
+    assert r.choices[0].finish_reason in ("stop", "length")
+    assert r.usage.prompt_tokens > 5 and 0 < r.usage.completion_tokens <= 24
+    assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
+    t = c.completions.create(model="x", prompt="Once upon a time", **greedy(max_tokens=12))
+    assert t.object == "text_completion" and t.choices[0].finish_reason == "length"
+    assert t.usage.completion_tokens == 12
+
+
+def test_streaming_equals_non_streaming(server):
+    c = server.client()
+    full = c.chat.completions.create(model="x", messages=CHAT, **greedy())
+    chunks = list(c.chat.completions.create(model="x", messages=CHAT, stream=True,
+                                            stream_options={"include_usage": True}, **greedy()))
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
+    assert text == full.choices[0].message.content
+    finish = [ch.choices[0].finish_reason for ch in chunks if ch.choices and ch.choices[0].finish_reason]
+    assert finish == [full.choices[0].finish_reason]
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == full.usage.completion_tokens
+    comp = c.completions.create(model="x", prompt="The sea was", **greedy())
+    streamed = "".join(ch.choices[0].text for ch in c.completions.create(model="x", prompt="The sea was",
+                                                                          stream=True, **greedy()))
+    assert streamed == comp.choices[0].text
+
+
+def test_stop_strings(server):
+    c = server.client()
+    full = c.completions.create(model="x", prompt="Once upon a time", **greedy(max_tokens=30)).choices[0].text
+    words = full.split()
+    assert len(words) > 4, full
+    stop = " " + words[3]
+    cut = full[:full.index(stop)]
+    r = c.completions.create(model="x", prompt="Once upon a time", stop=[stop, "zzzz"], **greedy(max_tokens=30))
+    assert r.choices[0].text == cut and r.choices[0].finish_reason == "stop"
+    s = "".join(ch.choices[0].text for ch in c.completions.create(
+        model="x", prompt="Once upon a time", stop=stop, stream=True, **greedy(max_tokens=30)))
+    assert s == cut
+
+
+def test_seed_determinism(server):
+    c = server.client()
+    kw = dict(model="x", prompt="My favourite food is", max_tokens=16, temperature=1.0)
+    a = c.completions.create(seed=7, **kw).choices[0].text
+    b = c.completions.create(seed=7, **kw).choices[0].text
+    others = {c.completions.create(seed=s, **kw).choices[0].text for s in (8, 9, 10)}
+    assert a == b
+    assert others != {a}
+
+
+def test_per_request_kv_policy(server):
+    c = server.client()
+    msgs = [{"role": "user", "content": LONG + "\nWhich fox carried 30 apples?"}]
+    full = c.chat.completions.create(model="x", messages=msgs, **greedy(max_tokens=8))
+    kv = full.model_extra["usage"]["kv"] if "usage" in full.model_extra else full.usage.model_extra["kv"]
+    assert kv["policy"] == "full" and kv["tokens_evicted"] == 0
+    assert kv["bytes_held"] == kv["bytes_full_cache"]
+    r = c.chat.completions.create(model="x", messages=msgs, extra_body={"kv": {"policy": "vatp", "budget": 128}},
+                                  **greedy(max_tokens=8))
+    kv = r.usage.model_extra["kv"]
+    assert kv["policy"] == "vatp" and kv["tokens_evicted"] > 0
+    n = r.usage.prompt_tokens + r.usage.completion_tokens - 1
+    # 128 slots held at the end, of the n a full cache would hold.
+    assert kv["bytes_held"] * n == pytest.approx(kv["bytes_full_cache"] * 128, rel=0.01)
+    # A literal "extra_body" object (clients that do not merge it) means the same.
+    with server.http() as h:
+        j = h.post("/v1/chat/completions", json={"messages": msgs, **greedy(max_tokens=8),
+                                                  "extra_body": {"kv": {"policy": "vatp", "budget": 128}}}).json()
+    assert j["usage"]["kv"] == kv
+    assert j["choices"][0]["message"]["content"] == r.choices[0].message.content
+
+
+def test_concurrent_equals_sequential(server):
+    """16 clients at once get exactly the answers each gets alone (batch invariance)."""
+    policies = [None, {"policy": "vatp", "budget": 0.5, "sinks": 4, "recent": 8}, {"policy": "h2o", "budget": 32},
+                {"policy": "streaming", "budget": 24}]
+    reqs = []
+    for i in range(16):
+        body = {"model": "x", "prompt": f"Story {i}: " + LONG[: 200 + 60 * i], **greedy(max_tokens=16)}
+        if policies[i % 4]:
+            body["kv"] = policies[i % 4]
+        reqs.append(body)
+
+    def send(body):
+        with httpx.Client(base_url=server.url, timeout=600) as h:
+            r = h.post("/v1/completions", json=body)
+            assert r.status_code == 200, r.text
+            return r.json()["choices"][0]["text"]
+
+    alone = [send(b) for b in reqs]
+    with concurrent.futures.ThreadPoolExecutor(16) as ex:
+        together = list(ex.map(send, reqs))
+    assert together == alone
+
+
+def test_disconnect_frees_memory(server):
+    with socket.create_connection(("127.0.0.1", server.port)) as s:
+        body = json.dumps({"prompt": LONG[:3000], "max_tokens": 2000, "stream": True, "ignore_eos": True}).encode()
+        s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        got = b""
+        while got.count(b"data: ") < 3:
+            more = s.recv(4096)
+            assert more, got
+            got += more
+        assert wait_for(lambda: server.metrics()["vllm:num_requests_running"] == 1)
+        assert server.metrics()["vatp:kv_pool_reserved_bytes"] > 0
+    assert wait_for(lambda: server.metrics()["vllm:num_requests_running"] == 0, timeout=10)
+    m = server.metrics()
+    assert m["vatp:kv_pool_reserved_bytes"] == 0 and m["vatp:kv_allocated_bytes"] == 0
+    assert m["vllm:request_success_total{finished_reason=abort}"] >= 1
+
+
+def test_metrics_parse_and_count(server):
+    before = server.metrics()
+    server.client().completions.create(model="x", prompt="Hello", **greedy(max_tokens=5))
+    after = server.metrics()
+    assert after["vllm:generation_tokens_total"] - before["vllm:generation_tokens_total"] == 5
+    assert after["vllm:prompt_tokens_total"] > before["vllm:prompt_tokens_total"]
+    assert after["vllm:time_to_first_token_seconds_count"] == before["vllm:time_to_first_token_seconds_count"] + 1
+    assert after["vllm:e2e_request_latency_seconds_count"] == before["vllm:e2e_request_latency_seconds_count"] + 1
+    assert "vllm:kv_cache_usage_perc" in after and "vatp:tokens_evicted_total" in after
+
+
+BAD = [
+    ("/v1/chat/completions", b"{not json", 400, "invalid_json"),
+    ("/v1/chat/completions", b"[1, 2]", 400, "invalid_value"),
+    ("/v1/chat/completions", b'{"messages": "hi"}', 400, "invalid_value"),
+    ("/v1/chat/completions", b'{"prompt": "hi"}', 400, "invalid_value"),
+    ("/v1/completions", b'{"prompt": "hi", "max_tokens": "ten"}', 400, "invalid_value"),
+    ("/v1/completions", b'{"prompt": "hi", "temperature": 1e999}', 400, "invalid_json"),
+    ("/v1/completions", b'{"prompt": "hi", "kv": {"policy": "vatp", "bogus": 1}}', 400, "invalid_value"),
+    ("/v1/completions", b'{"prompt": "hi", "kv": {"policy": "nonsense"}}', 400, "invalid_value"),
+    ("/v1/completions", b'{"prompt": "hi", "kv": {"policy": "h2o", "budget": -3}}', 400, "invalid_value"),
+    ("/v1/completions", b'{"prompt": "hi", "n": 2}', 400, "invalid_value"),
+    ("/v1/completions", b'{"prompt": "hi", "logprobs": 3}', 400, "invalid_value"),
+    ("/v1/completions", b'{"prompt": "hi", "frequency_penalty": 0.5}', 400, "invalid_value"),
+    ("/v1/completions", b'{"prompt": "hi", "unknown_field": 1}', 400, "invalid_value"),
+    ("/v1/completions", b'{"prompt": "hi", "stream": "yes"}', 400, "invalid_value"),
+    ("/v1/completions", b'{"prompt": "hi", "max_tokens": 5000}', 400, "context_length_exceeded"),
+    ("/v1/completions", json.dumps({"prompt": LONG * 3}).encode(), 400, "context_length_exceeded"),
+    ("/v1/completions", json.dumps({"prompt": "x" * 300000}).encode(), 413, "body_too_large"),
+    ("/v1/nothing", b"{}", 404, "not_found"),
+    ("/tokenize", b'{"content": 3}', 400, "invalid_value"),
+    ("/detokenize", b'{"tokens": [1, -5]}', 400, "invalid_value"),
+]
+
+
+@pytest.mark.parametrize("path,body,status,code", BAD, ids=[f"{b[0]}-{b[3]}-{i}" for i, b in enumerate(BAD)])
+def test_bad_requests_get_status_and_error_json(server, path, body, status, code):
+    with server.http() as h:
+        r = h.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == status, r.text
+        err = r.json()["error"]
+        assert err["code"] == code and err["message"] and err["type"]
+        # ... and the server keeps serving.
+        ok = h.post("/v1/completions", json={"prompt": "Hi", "max_tokens": 2})
+        assert ok.status_code == 200
+
+
+def test_bad_request_streaming_gets_its_status(server):
+    with server.http() as h:
+        r = h.post("/v1/completions", json={"prompt": "hi", "stream": True, "kv": {"policy": "nope"}})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_value"
+
+
+def test_openai_client_sees_errors(server):
+    with pytest.raises(openai.BadRequestError) as e:
+        server.client().completions.create(model="x", prompt="hi", n=3)
+    assert "n = 1" in str(e.value)
+
+
+def test_api_key():
+    s = Server("-c", "512", "--api-key", "s3cret")
+    try:
+        assert httpx.get(s.url + "/health").status_code == 200  # health needs no key
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Bearer s3cre"},
+                        {"Authorization": "s3cret"}):
+            r = httpx.get(s.url + "/v1/models", headers=headers)
+            assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+        with pytest.raises(openai.AuthenticationError):
+            s.client(api_key="nope").models.list()
+        assert s.client(api_key="s3cret").completions.create(model="x", prompt="Hi", max_tokens=2).choices
+    finally:
+        assert s.stop() == 0
+
+
+def test_full_queue_is_503_with_retry_after():
+    s = Server("-c", "512", "--max-queue", "0")
+    try:
+        r = httpx.post(s.url + "/v1/completions", json={"prompt": "Hi", "max_tokens": 2})
+        assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+        assert r.json()["error"]["code"] == "queue_full"
+    finally:
+        assert s.stop() == 0
+
+
+def test_sigterm_finishes_running_requests_then_exits_0():
+    s = Server("-c", "1024")
+    pieces = []
+    with httpx.Client(base_url=s.url, timeout=120) as h:
+        with h.stream("POST", "/v1/completions", json={"prompt": "Once upon a time", "max_tokens": 40,
+                                                      "ignore_eos": True, "stream": True}) as r:
+            for line in r.iter_lines():
+                if line.startswith("data: "):
+                    pieces.append(line[6:])
+                    if len(pieces) == 2:
+                        s.proc.send_signal(15)
+                        time.sleep(0.3)
+                        # Draining: new requests are refused (or the listener is gone).
+                        try:
+                            late = httpx.post(s.url + "/v1/completions", json={"prompt": "x", "max_tokens": 1})
+                            assert late.status_code == 503
+                        except httpx.TransportError:
+                            pass
+    assert pieces[-1] == "[DONE]"
+    assert len([p for p in pieces if p != "[DONE]"]) == 41  # 40 tokens + the finish chunk
+    assert s.proc.wait(60) == 0, "".join(s.log)

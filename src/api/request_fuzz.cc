@@ -8,7 +8,6 @@
 
 #include "api/request_json.h"
 #include "core/json_text.h"
-#include "policy/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -13,7 +13,8 @@ import httpx
 import openai
 import pytest
 
-MODEL = os.environ.get("VATP_MODEL", "")
+MODEL = os.environ.get("VATP_MODEL") or os.path.join(
+    os.environ.get("VATP_CACHE", os.path.expanduser("~/.cache/vatp")), "SmolLM2-135M-Instruct.Q4_1.gguf")
 BIN = os.environ.get("VATP_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "build", "vatp"))
 
 

@@ -19,12 +19,22 @@
 #include "runtime/session.h"
 #include "runtime_test_util.h"
 
+// AddressSanitizer owns the global operator new/delete (and checks that they pair);
+// replacing some of them there makes it report mismatches inside the standard library.
+// The sanitizer pass therefore skips this test; the Release pass runs it.
+#if defined(__SANITIZE_ADDRESS__)
+#define VATP_COUNT_NEW 0
+#else
+#define VATP_COUNT_NEW 1
+#endif
+
 namespace {
 std::atomic<int64_t> g_news{0};
 // Live heap bytes through operator new (malloc_usable_size on both sides, so they pair)
 // and the highest value since the last reset_peak().
 std::atomic<int64_t> g_live{0}, g_peak{0};
 
+#if VATP_COUNT_NEW
 void count_new(void* p) {
   g_news.fetch_add(1, std::memory_order_relaxed);
   const int64_t live = g_live.fetch_add(static_cast<int64_t>(malloc_usable_size(p))) +
@@ -37,16 +47,8 @@ void count_delete(void* p) {
   if (p) g_live.fetch_sub(static_cast<int64_t>(malloc_usable_size(p)));
   std::free(p);
 }
-}  // namespace
-
-// AddressSanitizer owns the global operator new/delete (and checks that they pair);
-// replacing some of them there makes it report mismatches inside the standard library.
-// The sanitizer pass therefore skips this test; the Release pass runs it.
-#if defined(__SANITIZE_ADDRESS__)
-#define VATP_COUNT_NEW 0
-#else
-#define VATP_COUNT_NEW 1
 #endif
+}  // namespace
 
 #if VATP_COUNT_NEW
 void* operator new(std::size_t n) {

@@ -118,6 +118,25 @@ Status parse_sampling(const json& j, runtime::SamplerParams& s) {
   return runtime::validate(s);
 }
 
+// A string, or a non-empty list of token ids (range-checked by engine_request, which
+// knows the vocabulary).
+Status parse_prompt(const json& p, ParsedRequest& r) {
+  if (p.is_string()) {
+    r.prompt = p.get<std::string>();
+    return Status::ok();
+  }
+  if (!p.is_array() || p.empty())
+    return field_error("prompt", "must be a string or a non-empty list of token ids");
+  std::vector<int32_t> ids;
+  ids.reserve(p.size());
+  for (size_t i = 0; i < p.size(); ++i) {
+    VATP_ASSIGN_OR_RETURN(int64_t id, get_integer(p[i], "prompt[" + std::to_string(i) + "]", 0, INT32_MAX));
+    ids.push_back(static_cast<int32_t>(id));
+  }
+  r.prompt_ids = std::move(ids);
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<ParsedRequest> parse_request(const json& j, const RequestDefaults& d) {
@@ -135,8 +154,7 @@ Result<ParsedRequest> parse_request(const json& j, const RequestDefaults& d) {
   const bool has_prompt = j.contains("prompt"), has_messages = j.contains("messages");
   if (has_prompt == has_messages) return invalid_argument("give exactly one of \"prompt\" and \"messages\"");
   if (has_prompt) {
-    if (!j["prompt"].is_string()) return field_error("prompt", "must be a string");
-    r.prompt = j["prompt"].get<std::string>();
+    VATP_RETURN_IF_ERROR(parse_prompt(j["prompt"], r));
   } else {
     VATP_ASSIGN_OR_RETURN(r.messages, parse_messages(j["messages"]));
   }
@@ -157,6 +175,32 @@ Result<ParsedRequest> parse_request(const json& j, const RequestDefaults& d) {
   if (!cfg.is_ok()) return cfg.status().with_context("field \"kv\"");
   r.kv_policy = std::move(cfg).value();
   return r;
+}
+
+Result<runtime::Request> engine_request(const ParsedRequest& r, const tokenizer::Tokenizer& tok,
+                                        const tokenizer::ChatFormat* chat) {
+  runtime::Request out;
+  if (r.prompt_ids) {
+    for (size_t i = 0; i < r.prompt_ids->size(); ++i) {
+      if ((*r.prompt_ids)[i] >= tok.n_vocab())
+        return field_error("prompt[" + std::to_string(i) + "]",
+                           "token id " + std::to_string((*r.prompt_ids)[i]) + " outside the vocabulary (0.." +
+                               std::to_string(tok.n_vocab() - 1) + ")");
+    }
+    out.prompt = *r.prompt_ids;
+  } else if (r.prompt) {
+    out.prompt = tok.encode(*r.prompt, /*add_special=*/true, /*parse_special=*/false);
+  } else {
+    if (chat == nullptr) return invalid_argument("messages need a chat template and none was given");
+    const std::string text =
+        tokenizer::apply_chat_template(*chat, r.messages, /*add_generation_prompt=*/true);
+    out.prompt = tok.encode(text, /*add_special=*/true, /*parse_special=*/true);
+  }
+  out.max_tokens = r.max_tokens;
+  out.sampling = r.sampling;
+  out.kv_policy = r.kv_policy;
+  out.ignore_eos = r.ignore_eos;
+  return out;
 }
 
 }  // namespace vatp::api

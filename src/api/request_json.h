@@ -1,6 +1,6 @@
 // A generation request as JSON — one line of `vatp batch --requests` (and, with the
 // OpenAI names, the body the server will take):
-//   {"id": any, "prompt": "..." | "messages": [{"role", "content"}...],
+//   {"id": any, "prompt": "..." | [token ids] | "messages": [{"role", "content"}...],
 //    "max_tokens" | "max_completion_tokens": N, "temperature", "top_p", "top_k", "min_p",
 //    "repeat_penalty", "repeat_last_n", "seed", "ignore_eos",
 //    "kv": {"policy", "budget", "sinks", "recent", "schedule", "chunk", "group",
@@ -16,6 +16,7 @@
 
 #include "core/status.h"
 #include "policy/flags.h"
+#include "runtime/engine.h"
 #include "runtime/sampler.h"
 #include "tokenizer/chat_template.h"
 
@@ -28,9 +29,10 @@ struct RequestDefaults {
 };
 
 struct ParsedRequest {
-  nlohmann::json id;                             // as given (null when absent)
-  std::optional<std::string> prompt;             // raw text, or
-  std::vector<tokenizer::ChatMessage> messages;  // a conversation for the chat template
+  nlohmann::json id;                               // as given (null when absent)
+  std::optional<std::string> prompt;               // raw text, or
+  std::optional<std::vector<int32_t>> prompt_ids;  // token ids as given (no BOS added), or
+  std::vector<tokenizer::ChatMessage> messages;    // a conversation for the chat template
   int max_tokens = 128;
   bool ignore_eos = false;
   runtime::SamplerParams sampling;
@@ -40,5 +42,12 @@ struct ParsedRequest {
 
 // invalid_argument naming the field; the caller adds file and line.
 Result<ParsedRequest> parse_request(const nlohmann::json& j, const RequestDefaults& d);
+
+// The engine request: the prompt tokenized (text with BOS if the vocabulary adds it,
+// not parsing special tokens; a conversation through `chat` with special tokens parsed
+// — `chat` may be null when there are no messages) or the given ids checked against the
+// vocabulary; sampling, policy and limits copied.
+Result<runtime::Request> engine_request(const ParsedRequest& r, const tokenizer::Tokenizer& tok,
+                                        const tokenizer::ChatFormat* chat);
 
 }  // namespace vatp::api

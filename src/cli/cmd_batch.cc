@@ -10,6 +10,7 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,15 +65,6 @@ Result<std::vector<std::pair<int64_t, std::string>>> read_lines(const std::strin
   return out;
 }
 
-Result<std::vector<int32_t>> prompt_tokens(const ParsedRequest& r, const LoadedModel& lm,
-                                           const std::string& chat_template) {
-  if (r.prompt) return lm.tok->encode(*r.prompt, /*add_special=*/true, /*parse_special=*/false);
-  VATP_ASSIGN_OR_RETURN(tokenizer::ChatFormat fmt,
-                        tokenizer::chat_format_for(lm.model->gguf(), chat_template));
-  const std::string text = tokenizer::apply_chat_template(fmt, r.messages, /*add_generation_prompt=*/true);
-  return lm.tok->encode(text, /*add_special=*/true, /*parse_special=*/true);
-}
-
 // The line as a Request for the engine, or the error naming file, line and field.
 Result<runtime::Request> to_request(const std::string& file, Item& item, const std::string& text,
                                     const BatchFlags& f, const LoadedModel& lm) {
@@ -83,15 +75,15 @@ Result<runtime::Request> to_request(const std::string& file, Item& item, const s
   if (j.is_object() && j.contains("id")) item.id = j["id"];
   Result<ParsedRequest> p = api::parse_request(j, f.defaults);
   if (!p.is_ok()) return p.status().with_context(where);
-  Result<std::vector<int32_t>> ids = prompt_tokens(*p, lm, f.chat_template);
-  if (!ids.is_ok()) return ids.status().with_context(where);
-  runtime::Request r;
-  r.prompt = std::move(ids).value();
-  r.max_tokens = p->max_tokens;
-  r.sampling = p->sampling;
-  r.kv_policy = p->kv_policy;
-  r.ignore_eos = p->ignore_eos;
-  item.n_prompt = static_cast<int64_t>(r.prompt.size());
+  std::optional<tokenizer::ChatFormat> chat;
+  if (!p->messages.empty()) {
+    Result<tokenizer::ChatFormat> fmt = tokenizer::chat_format_for(lm.model->gguf(), f.chat_template);
+    if (!fmt.is_ok()) return fmt.status().with_context(where);
+    chat = std::move(fmt).value();
+  }
+  Result<runtime::Request> r = api::engine_request(*p, *lm.tok, chat ? &*chat : nullptr);
+  if (!r.is_ok()) return r.status().with_context(where);
+  item.n_prompt = static_cast<int64_t>(r->prompt.size());
   return r;
 }
 

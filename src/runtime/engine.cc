@@ -180,11 +180,12 @@ Status Engine::build_step() {
   tokens_.clear();
   seqs_.clear();
   in_step_.clear();
-  auto add = [&](Active& a, std::span<const int32_t> ids, bool want_logits) -> Status {
+  auto add = [&](Active& a, std::span<const int32_t> ids, bool want_logits, bool all_logits) -> Status {
     const int64_t row0 = static_cast<int64_t>(tokens_.size());
     model::BatchSeq bs;
     VATP_RETURN_IF_ERROR(
         a.seq.prepare_rows(ids, &positions_[static_cast<size_t>(row0)], want_logits, row0, bs));
+    if (all_logits) bs.n_logit_rows = bs.n_rows;
     tokens_.insert(tokens_.end(), ids.begin(), ids.end());
     seqs_.push_back(bs);
     in_step_.push_back(&a);
@@ -193,7 +194,7 @@ Status Engine::build_step() {
   };
   for (auto& a : active_) {
     if (a->done || a->next_token < 0) continue;
-    const Status st = add(*a, std::span<const int32_t>(&a->next_token, 1), true);
+    const Status st = add(*a, std::span<const int32_t>(&a->next_token, 1), true, false);
     if (!st.is_ok()) finish(*a, StopReason::kNone, st);
   }
   const int64_t n_decode = static_cast<int64_t>(tokens_.size());
@@ -205,7 +206,7 @@ Status Engine::build_step() {
     if (prefill_rows > 0 && n_decode + prefill_rows + len > opts_.batch_tokens) break;
     const auto ids = std::span<const int32_t>(a->req.prompt)
                          .subspan(static_cast<size_t>(a->prompt_done), static_cast<size_t>(len));
-    const Status st = add(*a, ids, a->prompt_done + len == n);
+    const Status st = add(*a, ids, a->prompt_done + len == n, static_cast<bool>(a->req.on_prompt_logits));
     if (!st.is_ok()) {
       finish(*a, StopReason::kNone, st);
       continue;
@@ -223,6 +224,10 @@ Result<bool> Engine::step() {
   VATP_RETURN_IF_ERROR(build_step());
   reap();
   if (tokens_.empty()) return !idle();
+  const size_t nv = static_cast<size_t>(model_.config().n_vocab);
+  size_t logit_rows = 0;
+  for (const model::BatchSeq& bs : seqs_) logit_rows += static_cast<size_t>(bs.n_logit_rows);
+  if (logits_.size() < logit_rows * nv) logits_.resize(logit_rows * nv);  // prompt logits asked for
   Timer t;
   const model::Batch b{tokens_.data(), positions_.data(), static_cast<int64_t>(tokens_.size()), seqs_,
                        logits_.data()};
@@ -234,14 +239,19 @@ Result<bool> Engine::step() {
   if (!st.is_ok()) {
     fail_batch(st);
   } else {
-    const size_t nv = static_cast<size_t>(model_.config().n_vocab);
     size_t logit_row = 0;
     for (size_t i = 0; i < in_step_.size(); ++i) {
       Active& a = *in_step_[i];
       a.seq.commit(a.piece);
-      if (seqs_[i].n_logit_rows > 0) {
-        std::memcpy(a.seq.logits(), &logits_[logit_row * nv], nv * sizeof(float));
-        ++logit_row;
+      const size_t n_logits = static_cast<size_t>(seqs_[i].n_logit_rows);
+      if (a.next_token < 0 && a.req.on_prompt_logits) {  // a prefill piece with all its rows' logits
+        for (size_t r = 0; r < n_logits; ++r)
+          a.req.on_prompt_logits(a.prompt_done + static_cast<int64_t>(r), &logits_[(logit_row + r) * nv]);
+      }
+      if (n_logits > 0) {
+        // The last row is what the sequence samples from (when its prompt is done).
+        std::memcpy(a.seq.logits(), &logits_[(logit_row + n_logits - 1) * nv], nv * sizeof(float));
+        logit_row += n_logits;
       }
       after_forward(a, secs);
     }

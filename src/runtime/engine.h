@@ -59,6 +59,10 @@ struct Request {
   TokenCallback on_token;   // optional: each token's text as it comes; false stops
   // Optional: the logits each token is sampled from ([n_vocab], before sampling).
   std::function<void(const float* logits)> on_logits;
+  // Optional: the logits at every prompt position, in order, as the prefill computes
+  // them: (i, logits) predicts prompt[i + 1] (the last one, the first generated token).
+  // Costs the output projection for every prompt row (echo + logprobs, scoring).
+  std::function<void(int64_t i, const float* logits)> on_prompt_logits;
 };
 
 struct Completion {
@@ -111,6 +115,7 @@ class Engine {
   int64_t kv_bytes_allocated() const;
   const EngineStats& stats() const { return stats_; }
   const EngineOptions& options() const { return opts_; }
+  int n_vocab() const { return model_.config().n_vocab; }
 
  private:
   struct Waiting;

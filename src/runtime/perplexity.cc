@@ -5,24 +5,16 @@
 #include <string>
 
 #include "core/check.h"
+#include "runtime/logprobs.h"
 
 namespace vatp::runtime {
 
 TokenScore score_token(const float* logits, int n_vocab, int32_t target) {
   VATP_DCHECK(target >= 0 && target < n_vocab);
-  float max_l = logits[0];
-  int32_t top1 = 0;
-  for (int i = 1; i < n_vocab; ++i) {
-    if (logits[i] > max_l) {
-      max_l = logits[i];
-      top1 = i;
-    }
-  }
-  double sum_exp = 0.0;
-  for (int i = 0; i < n_vocab; ++i) sum_exp += std::exp(logits[i] - max_l);
+  const LogNormalizer z = log_normalizer(logits, n_vocab);
   TokenScore s;
-  s.nll = -(static_cast<double>(logits[target] - max_l) - std::log(sum_exp));
-  s.top1 = top1;
+  s.nll = -token_logprob(logits, z, target);
+  s.top1 = z.argmax;
   return s;
 }
 

@@ -8,6 +8,7 @@
 
 #include "core/json_text.h"
 #include "server/openai_request.h"
+#include "server/openai_response.h"
 
 namespace vatp::server {
 namespace {
@@ -53,16 +54,9 @@ void send_status_error(httplib::Response& res, const Status& st, bool queue_full
   }
 }
 
-std::string finish_of(const Event& e) { return e.finish_reason.empty() ? "stop" : e.finish_reason; }
-
-// Everything a generation needs once the request is parsed and queued.
+// A queued generation: how to render it, its events, and the guard that cancels it.
 struct Generation {
-  Endpoint ep = Endpoint::kChat;
-  std::string id;  // chatcmpl-N / cmpl-N
-  std::string model;
-  int64_t created = 0;
-  bool include_usage = false;
-  std::string policy;
+  ResponseInfo info;
   std::shared_ptr<Channel> channel;
   // Cancels the sequence when the response is dropped before it finished (the client
   // went away): the provider lambdas own it.
@@ -76,62 +70,16 @@ struct Generation {
   std::shared_ptr<CancelOnDrop> guard;
 };
 
-json usage_json(const runtime::Completion& c, const std::string& policy) {
-  const runtime::SessionStats& s = c.stats;
-  const int64_t completion = static_cast<int64_t>(c.tokens.size());
-  return {{"prompt_tokens", s.n_prompt},
-          {"completion_tokens", completion},
-          {"total_tokens", s.n_prompt + completion},
-          {"prompt_tokens_details", {{"cached_tokens", 0}}},
-          {"kv",
-           {{"policy", policy},
-            {"bytes_held", s.kv_bytes_used},
-            {"bytes_full_cache", s.kv_bytes_full},
-            {"bytes_allocated", s.kv_bytes_allocated},
-            {"bytes_reserved", c.kv_bytes_reserved},
-            {"tokens_evicted", s.tokens_evicted}}}};
-}
-
-json envelope(const Generation& g, bool chunk) {
-  const bool chat = g.ep == Endpoint::kChat;
-  return {{"id", g.id},
-          {"object", chat ? (chunk ? "chat.completion.chunk" : "chat.completion") : "text_completion"},
-          {"created", g.created},
-          {"model", g.model}};
-}
-
-json choice_json(const Generation& g, const std::string& text, const json& finish, bool chunk) {
-  json c = {{"index", 0}, {"finish_reason", finish}, {"logprobs", nullptr}};
-  if (g.ep == Endpoint::kCompletions) {
-    c["text"] = text;
-  } else if (chunk) {
-    c["delta"] = finish.is_null() ? json{{"content", text}} : json::object();
-  } else {
-    c["message"] = {{"role", "assistant"}, {"content", text}};
-  }
-  return c;
-}
-
-json final_response(const Generation& g, const Event& done) {
-  json j = envelope(g, false);
-  j["choices"] = json::array({choice_json(g, done.text, finish_of(done), false)});
-  j["usage"] = usage_json(done.completion, g.policy);
-  return j;
-}
-
 std::string sse(const json& j) {
   return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
 }
 
 bool write(httplib::DataSink& sink, const std::string& s) { return sink.write(s.data(), s.size()); }
 
-json error_body(const Status& st) {
-  return {{"error", {{"message", st.message()}, {"type", "server_error"}, {"code", "internal_error"}}}};
-}
-
 // SSE: a role chunk (chat), a chunk per text piece, the finish chunk, usage if asked,
 // then [DONE]. While nothing comes, an SSE comment every second finds a vanished client.
-bool stream_events(const Generation& g, httplib::DataSink& sink) {
+bool stream_events(const Generation& gen, httplib::DataSink& sink) {
+  const ResponseInfo& g = gen.info;
   if (g.ep == Endpoint::kChat) {
     json j = envelope(g, true);
     j["choices"] = json::array({{{"index", 0},
@@ -139,9 +87,13 @@ bool stream_events(const Generation& g, httplib::DataSink& sink) {
                                  {"finish_reason", nullptr},
                                  {"logprobs", nullptr}}});
     if (!write(sink, sse(j))) return false;
+  } else if (g.echo && !g.echo_text.empty()) {
+    json j = envelope(g, true);
+    j["choices"] = json::array({choice_json(g, g.echo_text, nullptr, true)});
+    if (!write(sink, sse(j))) return false;
   }
   while (true) {
-    std::optional<Event> e = g.channel->next(std::chrono::milliseconds(1000));
+    std::optional<Event> e = gen.channel->next(std::chrono::milliseconds(1000));
     if (!e) {
       if (!write(sink, ": keep-alive\n\n")) return false;
       continue;
@@ -174,9 +126,10 @@ bool stream_events(const Generation& g, httplib::DataSink& sink) {
 
 // Non-streaming: the JSON body at the end. While waiting, a space every half second
 // (JSON allows leading whitespace) finds a vanished client so its sequence is cancelled.
-bool respond_when_done(const Generation& g, httplib::DataSink& sink) {
+bool respond_when_done(const Generation& gen, httplib::DataSink& sink) {
+  const ResponseInfo& g = gen.info;
   while (true) {
-    std::optional<Event> e = g.channel->next(std::chrono::milliseconds(500));
+    std::optional<Event> e = gen.channel->next(std::chrono::milliseconds(500));
     if (!e) {
       if (!write(sink, " ")) return false;
       continue;
@@ -299,6 +252,37 @@ std::shared_ptr<ModelContext> HttpServer::model_or_503(httplib::Response& res) c
   return m;
 }
 
+namespace {
+
+// The body as an OpenAiRequest, or the 400 already sent.
+std::optional<OpenAiRequest> parse_or_400(const httplib::Request& req, Endpoint ep,
+                                          const api::RequestDefaults& defaults, Metrics& metrics,
+                                          httplib::Response& res) {
+  Result<json> body = parse_json_text(req.body);
+  if (!body.is_ok()) {
+    metrics.add_rejected(400);
+    send_error(res, 400, "invalid_request_error", "invalid_json", body.status().message());
+    return std::nullopt;
+  }
+  Result<OpenAiRequest> r = parse_openai_request(*body, ep, defaults);
+  if (!r.is_ok()) {
+    metrics.add_rejected(400);
+    send_error(res, 400, "invalid_request_error", "invalid_value", r.status().message());
+    return std::nullopt;
+  }
+  return std::move(r).value();
+}
+
+// The text echo puts before the completion: the prompt as given, or its ids decoded.
+std::string echo_text(const OpenAiRequest& r, const tokenizer::Tokenizer& tok) {
+  if (!r.echo) return {};
+  if (r.req.prompt) return *r.req.prompt;
+  Result<std::string> text = tok.decode(*r.req.prompt_ids, /*special=*/true);
+  return text.is_ok() ? *text : std::string();
+}
+
+}  // namespace
+
 // Parse, tokenize, queue; then answer when the scheduler has accepted or refused it, so
 // a refusal gets its HTTP status even for a streaming request.
 void HttpServer::generate(Endpoint ep, const httplib::Request& req, httplib::Response& res) {
@@ -308,31 +292,17 @@ void HttpServer::generate(Endpoint ep, const httplib::Request& req, httplib::Res
     metrics_.add_rejected(503);
     return send_error(res, 503, "server_error", "shutting_down", "the server is shutting down");
   }
-  Result<json> body = parse_json_text(req.body);
-  if (!body.is_ok()) {
+  std::optional<OpenAiRequest> r = parse_or_400(req, ep, opts_.defaults, metrics_, res);
+  if (!r) return;
+  Result<runtime::Request> rq = api::engine_request(r->req, *m->tok, &m->chat);
+  if (!rq.is_ok()) {
     metrics_.add_rejected(400);
-    return send_error(res, 400, "invalid_request_error", "invalid_json", body.status().message());
+    return send_error(res, 400, "invalid_request_error", "invalid_value", rq.status().message());
   }
-  Result<OpenAiRequest> r = parse_openai_request(*body, ep, opts_.defaults);
-  if (!r.is_ok()) {
-    metrics_.add_rejected(400);
-    return send_error(res, 400, "invalid_request_error", "invalid_value", r.status().message());
-  }
-  runtime::Request rq;
-  if (ep == Endpoint::kChat) {
-    const std::string text =
-        tokenizer::apply_chat_template(m->chat, r->req.messages, /*add_generation_prompt=*/true);
-    rq.prompt = m->tok->encode(text, /*add_special=*/true, /*parse_special=*/true);
-  } else {
-    rq.prompt = m->tok->encode(*r->req.prompt, /*add_special=*/true, /*parse_special=*/false);
-  }
-  rq.max_tokens = r->req.max_tokens;
-  rq.sampling = r->req.sampling;
-  rq.kv_policy = r->req.kv_policy;
-  rq.ignore_eos = r->req.ignore_eos;
   auto g = std::make_shared<Generation>();
-  g->ep = ep;
-  g->channel = m->scheduler->submit(std::move(rq), std::move(r->stop));
+  g->info.echo_text = echo_text(*r, *m->tok);
+  g->channel = m->scheduler->submit(
+      std::move(rq).value(), SubmitOptions{std::move(r->stop), r->logprobs, r->echo && r->logprobs >= 0});
   g->guard = std::make_shared<Generation::CancelOnDrop>(g->channel);
   std::optional<Event> first;
   while (!(first = g->channel->next(std::chrono::milliseconds(1000)))) {
@@ -343,11 +313,16 @@ void HttpServer::generate(Endpoint ep, const httplib::Request& req, httplib::Res
     return send_status_error(res, first->status, first->queue_full);
   }
   static std::atomic<int64_t> next_id{1};
-  g->id = std::string(ep == Endpoint::kChat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id.fetch_add(1));
-  g->model = r->model.empty() ? opts_.model_name : r->model;
-  g->created = static_cast<int64_t>(std::time(nullptr));
-  g->include_usage = r->include_usage;
-  g->policy = r->req.kv.policy;
+  ResponseInfo& info = g->info;
+  info.ep = ep;
+  info.id = std::string(ep == Endpoint::kChat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id.fetch_add(1));
+  info.model = r->model.empty() ? opts_.model_name : r->model;
+  info.created = static_cast<int64_t>(std::time(nullptr));
+  info.include_usage = r->include_usage;
+  info.policy = r->req.kv.policy;
+  info.logprobs = r->logprobs;
+  info.echo = r->echo;
+  info.tok = m->tok;
   const bool stream = r->stream;
   res.set_chunked_content_provider(stream ? "text/event-stream" : "application/json",
                                    [g, stream](size_t, httplib::DataSink& sink) {

@@ -43,8 +43,42 @@ Result<std::vector<std::string>> parse_stop(const json& v) {
   return out;
 }
 
+Result<int> top_count(const json& v, const char* name) {
+  if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > kMaxTopLogprobs)
+    return field_error(name, "must be an integer in 0.." + std::to_string(kMaxTopLogprobs));
+  return static_cast<int>(v.get<int64_t>());
+}
+
+// Chat: logprobs true|false, top_logprobs N (needs logprobs). Completions: logprobs N,
+// echo true|false. Not while streaming (yet).
+Status take_logprob_fields(const json& logprobs, const json& top, const json& echo, Endpoint ep,
+                           OpenAiRequest& r) {
+  if (ep == Endpoint::kChat) {
+    if (!echo.is_null()) return field_error("echo", "not a chat field (use /v1/completions)");
+    if (!logprobs.is_null() && !logprobs.is_boolean())
+      return field_error("logprobs", "must be true or false");
+    const bool on = logprobs.is_boolean() && logprobs.get<bool>();
+    if (!top.is_null()) {
+      if (!on) return field_error("top_logprobs", "needs \"logprobs\": true");
+      VATP_ASSIGN_OR_RETURN(r.logprobs, top_count(top, "top_logprobs"));
+    } else if (on) {
+      r.logprobs = 0;
+    }
+  } else {
+    if (!top.is_null()) return field_error("top_logprobs", "not a completions field (use \"logprobs\": N)");
+    if (!echo.is_null() && !echo.is_boolean()) return field_error("echo", "must be true or false");
+    r.echo = echo.is_boolean() && echo.get<bool>();
+    if (!logprobs.is_null()) {
+      VATP_ASSIGN_OR_RETURN(r.logprobs, top_count(logprobs, "logprobs"));
+    }
+  }
+  if (r.logprobs >= 0 && r.stream)
+    return field_error("logprobs", "is not supported with \"stream\": true yet");
+  return Status::ok();
+}
+
 // The fields the shared schema does not know, taken out of `body` and checked.
-Status take_server_fields(json& body, OpenAiRequest& r) {
+Status take_server_fields(json& body, Endpoint ep, OpenAiRequest& r) {
   auto take = [&](const char* key) {
     json v;
     if (body.contains(key)) {
@@ -80,12 +114,8 @@ Status take_server_fields(json& body, OpenAiRequest& r) {
     if (v.get<double>() != 0.0)
       return field_error(key, "is not supported (use repeat_penalty); only 0 is accepted");
   }
-  for (const char* key : {"logprobs", "top_logprobs", "echo"}) {
-    json v = take(key);
-    if (v.is_null() || v == false || v == 0) continue;
-    return field_error(key, "is not supported yet");
-  }
-  return Status::ok();
+  json logprobs = take("logprobs"), top = take("top_logprobs"), echo = take("echo");
+  return take_logprob_fields(logprobs, top, echo, ep, r);
 }
 
 // Chat content may be a string or a list of {"type": "text", "text": ...} parts.
@@ -108,12 +138,15 @@ Status flatten_content(json& messages) {
   return Status::ok();
 }
 
-// Completions: a prompt is a string or a list of exactly one string.
+// Completions: a prompt is a string, a list of token ids, or a list of one of those.
 Status single_prompt(json& body) {
   if (!body.contains("prompt") || !body["prompt"].is_array()) return Status::ok();
   json& p = body["prompt"];
-  if (p.size() != 1 || !p[0].is_string())
-    return field_error("prompt", "must be a string or a list of one string (batched prompts: send requests)");
+  if (p.empty() || p[0].is_number_integer()) return Status::ok();  // token ids: the schema checks them
+  if (p.size() != 1 || !(p[0].is_string() || p[0].is_array()))
+    return field_error("prompt",
+                       "must be a string, a list of token ids, or a list of one of those (batched prompts: "
+                       "send one request each)");
   body["prompt"] = json(p[0]);
   return Status::ok();
 }
@@ -126,7 +159,7 @@ Result<OpenAiRequest> parse_openai_request(const json& body_in, Endpoint ep, con
   json body = body_in;
   OpenAiRequest r;
   VATP_RETURN_IF_ERROR(merge_extra_body(body));
-  VATP_RETURN_IF_ERROR(take_server_fields(body, r));
+  VATP_RETURN_IF_ERROR(take_server_fields(body, ep, r));
   if (ep == Endpoint::kChat) {
     if (body.contains("prompt")) return field_error("prompt", "not a chat field (use /v1/completions)");
     if (!body.contains("messages")) return field_error("messages", "required");

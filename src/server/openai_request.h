@@ -3,8 +3,8 @@
 // streaming, stop strings, the model name. docs/server.md lists every field.
 //
 // OpenAI fields vatp cannot honour are refused rather than ignored: n other than 1,
-// non-zero frequency/presence penalties, logprobs. `kv` may also come inside
-// `extra_body` (clients that do not merge extra_body into the body send it so).
+// non-zero frequency/presence penalties, logprobs while streaming. `kv` may also come
+// inside `extra_body` (clients that do not merge extra_body into the body send it so).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -24,7 +24,14 @@ struct OpenAiRequest {
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
   std::vector<std::string> stop;
+  // Log-probabilities: -1 none; else with this many alternatives per token (chat:
+  // logprobs true + top_logprobs; completions: logprobs N).
+  int logprobs = -1;
+  bool echo = false;  // completions: the prompt comes back before the completion
 };
+
+// The most alternatives per token a request may ask for (vLLM's default limit).
+inline constexpr int kMaxTopLogprobs = 20;
 
 // invalid_argument naming the field for anything malformed or unsupported.
 Result<OpenAiRequest> parse_openai_request(const nlohmann::json& body, Endpoint ep,

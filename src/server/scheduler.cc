@@ -43,10 +43,53 @@ std::optional<Event> Channel::next(std::chrono::milliseconds timeout) {
 
 struct Scheduler::Pending {
   runtime::Request req;
-  std::vector<std::string> stop;
+  SubmitOptions opts;
   std::shared_ptr<Channel> channel;
   Timer since_arrival;
 };
+
+namespace {
+
+// A request's log-probabilities, recorded as the engine runs it: the prompt's from its
+// prefill rows (echo), each generated token's from the logits it is sampled from.
+struct LogprobRecorder {
+  int n_top = -1;  // alternatives per token; -1: not recording
+  bool prompt_too = false;
+  int n_vocab = 0;
+  std::vector<int32_t> prompt;
+  std::vector<float> logits;  // a copy: sampling may change the engine's in place
+  std::vector<TokenLogprobs> prompt_logprobs, logprobs;
+
+  static TokenLogprobs score(const float* l, int n_vocab, int32_t id, int n_top) {
+    const runtime::LogNormalizer z = runtime::log_normalizer(l, n_vocab);
+    TokenLogprobs t;
+    t.id = id;
+    t.logprob = runtime::token_logprob(l, z, id);
+    t.top = runtime::top_logprobs(l, n_vocab, z, n_top);
+    return t;
+  }
+  // Row i predicts prompt[i + 1]; the last row's token is generated (on_token).
+  void on_prompt_logits(int64_t i, const float* l) {
+    if (i == 0) prompt_logprobs.push_back(TokenLogprobs{prompt[0], std::nullopt, {}});
+    const size_t next = static_cast<size_t>(i) + 1;
+    if (next < prompt.size()) prompt_logprobs.push_back(score(l, n_vocab, prompt[next], n_top));
+  }
+  void on_logits(const float* l) { logits.assign(l, l + n_vocab); }
+  void on_token(int32_t id) {
+    if (id != runtime::kFlushId && !logits.empty())
+      logprobs.push_back(score(logits.data(), n_vocab, id, n_top));
+  }
+  // Installs the engine callbacks that feed this recorder (it must outlive the request).
+  void attach(runtime::Request& r) {
+    if (n_top < 0) return;
+    r.on_logits = [this](const float* l) { on_logits(l); };
+    if (!prompt_too) return;
+    prompt = r.prompt;
+    r.on_prompt_logits = [this](int64_t i, const float* l) { on_prompt_logits(i, l); };
+  }
+};
+
+}  // namespace
 
 // A request the engine holds, and what the token callback needs (scheduler thread only).
 struct Scheduler::Live {
@@ -55,6 +98,7 @@ struct Scheduler::Live {
   runtime::StopMatcher stop;
   Timer since_arrival;
   double last_token_at = -1.0;
+  LogprobRecorder logprobs;
   explicit Live(std::vector<std::string> s) : stop(std::move(s)) {}
 };
 
@@ -70,10 +114,10 @@ Scheduler::~Scheduler() {
   thread_.join();
 }
 
-std::shared_ptr<Channel> Scheduler::submit(runtime::Request r, std::vector<std::string> stop) {
+std::shared_ptr<Channel> Scheduler::submit(runtime::Request r, SubmitOptions opts) {
   auto p = std::make_unique<Pending>();
   p->req = std::move(r);
-  p->stop = std::move(stop);
+  p->opts = std::move(opts);
   p->channel = std::make_shared<Channel>();
   std::shared_ptr<Channel> ch = p->channel;
   in_flight_.fetch_add(1);
@@ -126,12 +170,17 @@ void Scheduler::take_submissions() {
 }
 
 void Scheduler::start(std::unique_ptr<Pending> p) {
-  auto live = std::make_unique<Live>(std::move(p->stop));
+  auto live = std::make_unique<Live>(std::move(p->opts.stop));
   live->channel = p->channel;
   live->since_arrival = p->since_arrival;
+  live->logprobs.n_top = p->opts.logprobs;
+  live->logprobs.prompt_too = p->opts.prompt_logprobs;
+  live->logprobs.n_vocab = engine_.n_vocab();
+  live->logprobs.attach(p->req);
   Live* l = live.get();
   Metrics& m = metrics_;
-  p->req.on_token = [l, &m](int32_t, std::string_view piece) {
+  p->req.on_token = [l, &m](int32_t id, std::string_view piece) {
+    l->logprobs.on_token(id);
     const double now = l->since_arrival.seconds();
     if (l->last_token_at < 0) {
       m.observe_first_token(now);
@@ -212,6 +261,8 @@ void Scheduler::deliver_completions() {
       metrics_.finish(done.finish_reason, c.stats.tokens_evicted, c.stats.kv_bytes_used,
                       c.stats.kv_bytes_full, l.since_arrival.seconds());
       done.completion = std::move(c);
+      done.prompt_logprobs = std::move(l.logprobs.prompt_logprobs);
+      done.logprobs = std::move(l.logprobs.logprobs);
       l.channel->post(std::move(done));
     }
     live_.erase(it);

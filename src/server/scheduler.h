@@ -24,10 +24,24 @@
 #include "core/status.h"
 #include "core/timer.h"
 #include "runtime/engine.h"
+#include "runtime/logprobs.h"
 #include "runtime/stop_strings.h"
 #include "server/metrics.h"
 
 namespace vatp::server {
+
+// One token's log-probability and its most likely alternatives (OpenAI's logprobs).
+struct TokenLogprobs {
+  int32_t id = 0;
+  std::optional<double> logprob;  // none for the prompt's first token: nothing predicts it
+  std::vector<runtime::TokenLogprob> top;
+};
+
+struct SubmitOptions {
+  std::vector<std::string> stop;
+  int logprobs = -1;             // >= 0: each generated token's, with this many alternatives
+  bool prompt_logprobs = false;  // and the prompt's (echo), with as many
+};
 
 struct Event {
   enum class Kind { kAccepted, kText, kDone, kError };
@@ -37,6 +51,7 @@ struct Event {
   bool queue_full = false;         // kError: refused because --max-queue requests wait (503)
   std::string finish_reason;       // kDone: "stop" | "length"
   runtime::Completion completion;  // kDone
+  std::vector<TokenLogprobs> prompt_logprobs, logprobs;  // kDone, when asked for
 };
 
 // One request's events, from the scheduler thread to its HTTP thread.
@@ -69,8 +84,8 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Queues a request (its on_token is set here); events arrive on the returned channel.
-  std::shared_ptr<Channel> submit(runtime::Request r, std::vector<std::string> stop);
+  // Queues a request (its callbacks are set here); events arrive on the returned channel.
+  std::shared_ptr<Channel> submit(runtime::Request r, SubmitOptions opts);
   // Requests submitted and not yet done (for shutdown: wait until 0).
   int64_t in_flight() const { return in_flight_.load(); }
   // Cancels every request still in flight (end of the shutdown grace period).

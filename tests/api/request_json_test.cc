@@ -66,13 +66,26 @@ TEST(RequestJson, AbsentFieldsKeepTheDefaults) {
   EXPECT_TRUE(r->id.is_null());
 }
 
+TEST(RequestJson, APromptMayBeTokenIds) {
+  const auto r = parse(R"({"prompt": [1, 2, 49151]})", api::RequestDefaults{});
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_FALSE(r->prompt.has_value());
+  ASSERT_TRUE(r->prompt_ids.has_value());
+  EXPECT_EQ(*r->prompt_ids, (std::vector<int32_t>{1, 2, 49151}));
+}
+
 TEST(RequestJson, RefusalsNameTheField) {
   EXPECT_EQ(error_of(R"([1])"), "a request must be a JSON object, got array");
   EXPECT_EQ(error_of(R"({"prompt": "a", "bogus": 1})"), "field \"bogus\": unknown field");
   EXPECT_EQ(error_of(R"({"prompt": "a", "messages": []})"),
             "give exactly one of \"prompt\" and \"messages\"");
   EXPECT_EQ(error_of(R"({})"), "give exactly one of \"prompt\" and \"messages\"");
-  EXPECT_EQ(error_of(R"({"prompt": 3})"), "field \"prompt\": must be a string");
+  EXPECT_EQ(error_of(R"({"prompt": 3})"),
+            "field \"prompt\": must be a string or a non-empty list of token ids");
+  EXPECT_EQ(error_of(R"({"prompt": []})"),
+            "field \"prompt\": must be a string or a non-empty list of token ids");
+  EXPECT_EQ(error_of(R"({"prompt": [1, -2]})"), "field \"prompt[1]\": must be in 0..2147483647");
+  EXPECT_EQ(error_of(R"({"prompt": [1, "a"]})"), "field \"prompt[1]\": must be an integer, got string");
   EXPECT_EQ(error_of(R"({"messages": [{"role": "robot", "content": "x"}]})"),
             "field \"messages[0].role\": must be system, user or assistant, got \"robot\"");
   EXPECT_EQ(error_of(R"({"prompt": "a", "max_tokens": -1})"), "field \"max_tokens\": must be in 0..16777216");

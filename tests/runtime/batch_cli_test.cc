@@ -92,6 +92,31 @@ TEST_F(BatchCli, MixedRequestsUnderAMemoryBoundMatchSingleRuns) {
   EXPECT_EQ(lines[1]["tokens"], single["generated_ids"]);
 }
 
+// A prompt given as token ids runs those ids (the text's ids give the text's answer);
+// an id outside the vocabulary fails its line alone, naming it.
+TEST_F(BatchCli, TokenIdPromptsRunAsGiven) {
+  const std::string req = temp_path("ids.jsonl"), out = temp_path("ids_out.jsonl");
+  const Ran ids = run_vatp("tokenize -m " + model_ + " --ids -p 'The capital of France is'");
+  ASSERT_EQ(ids.exit_code, 0) << ids.err;
+  const nlohmann::json prompt = nlohmann::json::parse(ids.out);
+  std::ofstream(req) << R"({"prompt": "The capital of France is", "max_tokens": 6})"
+                        "\n"
+                     << nlohmann::json{{"prompt", prompt}, {"max_tokens", 6}}.dump() << "\n"
+                     << R"({"prompt": [504, 99999999], "max_tokens": 6})"
+                        "\n";
+  const Ran r =
+      run_vatp("batch -m " + model_ + " --requests " + req + " -o " + out + " --temp 0 -t 2 -q -c 512");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const std::vector<nlohmann::json> lines = read_jsonl(out);
+  ASSERT_EQ(lines.size(), 3u);
+  ASSERT_TRUE(lines[0].contains("tokens") && lines[1].contains("tokens")) << lines[1].dump();
+  EXPECT_EQ(lines[1]["tokens"], lines[0]["tokens"]);
+  EXPECT_EQ(lines[1]["prompt_tokens"].get<size_t>(), prompt.size());
+  EXPECT_NE(lines[2].value("error", std::string()).find(":3: field \"prompt[1]\": token id 99999999 outside"),
+            std::string::npos)
+      << lines[2].dump();
+}
+
 TEST_F(BatchCli, BadFlagsFailBeforeLoading) {
   const std::string req = temp_path("one.jsonl");
   std::ofstream(req) << R"({"prompt": "hi"})"

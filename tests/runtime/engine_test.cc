@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -168,6 +170,52 @@ TEST_F(EngineSmol, ResultsDoNotDependOnTheThreadCount) {
     runs.push_back(std::move(t));
   }
   for (size_t i = 0; i < 4; ++i) EXPECT_EQ(runs[0][i].logits, runs[1][i].logits) << i;
+}
+
+// on_prompt_logits gets every prompt row, in order, with the bits of a Session's forward
+// pass over the same pieces — beside a batch-mate that asks for none — and asking for
+// them changes nothing the sequence generates.
+TEST_F(EngineSmol, PromptLogitsAreEveryRowOfTheForwardPass) {
+  const Case c{150, "full", "", "", 0.0f, 5};
+  const std::vector<int32_t> p = prompt(c.prompt_words, 9);
+  ASSERT_GT(p.size(), static_cast<size_t>(2 * kBatch));  // several prefill pieces
+  const int nv = model_->config().n_vocab;
+  std::vector<uint64_t> want;
+  {
+    SessionOptions o;
+    o.n_ctx = kCtx;
+    o.n_batch = kBatch;
+    auto s = Session::create(*model_, *tok_, *pool_, o);
+    ASSERT_TRUE(s.is_ok());
+    std::vector<float> rows(static_cast<size_t>(kBatch) * static_cast<size_t>(nv));
+    for (size_t at = 0; at < p.size(); at += kBatch) {
+      const size_t len = std::min<size_t>(kBatch, p.size() - at);
+      ASSERT_TRUE(
+          (*s)->eval(std::span<const int32_t>(p).subspan(at, len), rows.data(), static_cast<int64_t>(len))
+              .is_ok());
+      for (size_t r = 0; r < len; ++r) want.push_back(hash_logits(&rows[r * static_cast<size_t>(nv)], nv));
+    }
+  }
+  const Trace alone = run_alone(p, c, 3);
+  auto e = Engine::create(*model_, *tok_, *pool_, engine_options(4, 96));
+  ASSERT_TRUE(e.is_ok());
+  Trace t, mate;
+  std::vector<int64_t> order;
+  std::vector<uint64_t> got;
+  Request r = request_of(p, c, 3, &t);
+  r.on_prompt_logits = [&](int64_t i, const float* l) {
+    order.push_back(i);
+    got.push_back(hash_logits(l, nv));
+  };
+  ASSERT_TRUE((*e)->submit(request_of(prompt(60, 2), kMixed[1], 4, &mate)).is_ok());
+  ASSERT_TRUE((*e)->submit(std::move(r)).is_ok());
+  std::vector<Completion> done = drain(**e);
+  ASSERT_EQ(done.size(), 2u);
+  ASSERT_EQ(order.size(), p.size());
+  for (size_t i = 0; i < order.size(); ++i) ASSERT_EQ(order[i], static_cast<int64_t>(i));
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(t.logits, alone.logits);
+  EXPECT_EQ(done[1].id == 2 ? done[1].tokens : done[0].tokens, alone.tokens);
 }
 
 TEST_F(EngineSmol, AdmissionIsFifoAndThePoolBoundHolds) {

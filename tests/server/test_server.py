@@ -170,7 +170,6 @@ BAD = [
     ("/v1/completions", b'{"prompt": "hi", "kv": {"policy": "nonsense"}}', 400, "invalid_value"),
     ("/v1/completions", b'{"prompt": "hi", "kv": {"policy": "h2o", "budget": -3}}', 400, "invalid_value"),
     ("/v1/completions", b'{"prompt": "hi", "n": 2}', 400, "invalid_value"),
-    ("/v1/completions", b'{"prompt": "hi", "logprobs": 3}', 400, "invalid_value"),
     ("/v1/completions", b'{"prompt": "hi", "frequency_penalty": 0.5}', 400, "invalid_value"),
     ("/v1/completions", b'{"prompt": "hi", "unknown_field": 1}', 400, "invalid_value"),
     ("/v1/completions", b'{"prompt": "hi", "stream": "yes"}', 400, "invalid_value"),

@@ -1,0 +1,118 @@
+"""logprobs and echo: the numbers equal `vatp ppl`'s, and the shapes are OpenAI's and
+what lm-evaluation-harness's local-completions model reads (log-likelihood tasks)."""
+import json
+import math
+import subprocess
+
+import pytest
+
+from conftest import BIN, MODEL
+
+TEXT = " ".join(f"In year {1700 + i} the harbour of town {i % 9} shipped {i * 7} barrels of salted fish and "
+                f"{i * 3} crates of wool to the northern markets." for i in range(40))
+
+
+def completion(server, **body):
+    with server.http() as h:
+        r = h.post("/v1/completions", json={"model": "x", **body})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+def test_echo_logprobs_equal_vatp_ppl(server, tmp_path):
+    """The prompt's logprobs are −nll of llama-perplexity's protocol, bit for bit: the
+    first 64-token chunk scored at positions 33..63."""
+    text_file = tmp_path / "text.txt"
+    text_file.write_text(TEXT)
+    out = tmp_path / "ppl.json"
+    subprocess.run([BIN, "ppl", "-m", MODEL, "-f", str(text_file), "-c", "64", "--chunks", "1", "-t", "2",
+                    "--json", str(out)], check=True, capture_output=True)
+    ppl = json.loads(out.read_text())
+    with server.http() as h:
+        ids = h.post("/tokenize", json={"content": TEXT, "add_special": True}).json()["tokens"][:64]
+    j = completion(server, prompt=ids, echo=True, logprobs=1, max_tokens=0)
+    lp = j["choices"][0]["logprobs"]
+    assert len(lp["tokens"]) == len(lp["token_logprobs"]) == len(lp["top_logprobs"]) == 64
+    assert lp["token_logprobs"][0] is None and lp["top_logprobs"][0] is None
+    scored = lp["token_logprobs"][33:64]
+    assert ppl["n_scored"] == len(scored) == 31
+    assert ppl["targets"] == ids[33:64]
+    assert -sum(scored) / 31 == ppl["nll_mean"]
+    assert j["usage"]["completion_tokens"] == 0 and j["usage"]["prompt_tokens"] == 64
+
+
+def test_lm_eval_loglikelihood_request(server):
+    """The request local-completions sends: token ids (a list of one list), echo,
+    logprobs 1, max_tokens 1; it sums token_logprobs[ctxlen:-1] and checks greediness
+    against max(top_logprobs[i].values())."""
+    with server.http() as h:
+        ctx = h.post("/tokenize", json={"content": "The capital of France is"}).json()["tokens"]
+        cont = h.post("/tokenize", json={"content": " Paris"}).json()["tokens"]
+    j = completion(server, prompt=[ctx + cont], echo=True, logprobs=1, max_tokens=1, temperature=0, seed=1234)
+    choice = j["choices"][0]
+    lp = choice["logprobs"]
+    assert len(lp["token_logprobs"]) == len(ctx) + len(cont) + 1
+    cont_lp = lp["token_logprobs"][len(ctx):-1]
+    assert len(cont_lp) == len(cont) and all(x < 0 for x in cont_lp)
+    for tok_lp, top in zip(cont_lp, lp["top_logprobs"][len(ctx):-1]):
+        assert len(top) == 1 and max(top.values()) >= tok_lp
+    assert choice["text"].startswith("The capital of France is Paris")
+    # The offsets walk the token pieces.
+    assert lp["text_offset"][0] == 0
+    assert all(b - a == len(t.encode()) for a, b, t in zip(lp["text_offset"], lp["text_offset"][1:], lp["tokens"]))
+
+
+def test_completion_logprobs_and_echo(server):
+    j = completion(server, prompt="Once upon a time", max_tokens=8, temperature=0, logprobs=3, ignore_eos=True)
+    lp = j["choices"][0]["logprobs"]
+    assert len(lp["tokens"]) == 8 == j["usage"]["completion_tokens"]
+    assert "".join(lp["tokens"]) == j["choices"][0]["text"]
+    for chosen, tok, top in zip(lp["token_logprobs"], lp["tokens"], lp["top_logprobs"]):
+        assert len(top) == 3 and top[tok] == chosen == max(top.values())  # greedy: the top token
+        assert sum(math.exp(v) for v in top.values()) <= 1.0 + 1e-9
+    e = completion(server, prompt="Once upon a time", max_tokens=8, temperature=0, echo=True, ignore_eos=True)
+    assert e["choices"][0]["text"] == "Once upon a time" + j["choices"][0]["text"]
+    assert e["choices"][0]["logprobs"] is None
+
+
+def test_echo_streams_the_prompt_first(server):
+    with server.http() as h:
+        with h.stream("POST", "/v1/completions",
+                      json={"prompt": "The sea was", "max_tokens": 4, "echo": True, "stream": True}) as r:
+            data = [json.loads(line[6:]) for line in r.iter_lines()
+                    if line.startswith("data: ") and line != "data: [DONE]"]
+    assert data[0]["choices"][0]["text"] == "The sea was"
+
+
+def test_chat_logprobs_through_the_openai_client(server):
+    r = server.client().chat.completions.create(
+        model="x", messages=[{"role": "user", "content": "Count to five."}], temperature=0, max_tokens=10,
+        logprobs=True, top_logprobs=4)
+    content = r.choices[0].logprobs.content
+    assert len(content) == r.usage.completion_tokens
+    for t in content:
+        assert len(t.top_logprobs) == 4
+        assert [a.logprob for a in t.top_logprobs] == sorted((a.logprob for a in t.top_logprobs), reverse=True)
+        assert t.logprob == t.top_logprobs[0].logprob and t.token == t.top_logprobs[0].token
+        assert bytes(t.bytes).decode(errors="replace") == t.token or not t.bytes
+    assert "".join(t.token for t in content).startswith(r.choices[0].message.content)
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/v1/completions", {"prompt": "hi", "logprobs": 21}),
+    ("/v1/completions", {"prompt": "hi", "logprobs": True}),
+    ("/v1/completions", {"prompt": "hi", "logprobs": 2, "stream": True}),
+    ("/v1/completions", {"prompt": "hi", "top_logprobs": 2}),
+    ("/v1/completions", {"prompt": "hi", "echo": "yes"}),
+    ("/v1/completions", {"prompt": [1, 99999999]}),
+    ("/v1/completions", {"prompt": [[1, 2], [3]]}),
+    ("/v1/completions", {"prompt": []}),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "top_logprobs": 2}),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "logprobs": 2}),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "echo": True}),
+])
+def test_bad_logprob_requests(server, path, body):
+    with server.http() as h:
+        r = h.post(path, json=body)
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["code"] == "invalid_value" and r.json()["error"]["message"]

@@ -8,8 +8,9 @@
 #   predictions_fuzz     prediction files (eval score-longbench --pred): tests/data/fuzz/predictions
 #   run_log_fuzz         sweep run logs (OUT/runs.jsonl on resume): tests/data/fuzz/run_log
 #   request_fuzz         generation requests (a vatp batch line, a server body): tests/data/fuzz/request
+#   openai_request_fuzz  the server's OpenAI bodies, both endpoints: tests/data/fuzz/openai_request
 # The JSONL targets also get the first lines of tests/data/longbench/metric_golden.jsonl.
-# Usage: bash scripts/fuzz.sh [SECONDS] [TARGET...]   (6 targets × SECONDS in all)
+# Usage: bash scripts/fuzz.sh [SECONDS] [TARGET...]   (7 targets × SECONDS in all)
 # Exits non-zero if a fuzzer finds a crash, leak, hang or sanitizer error; its input is
 # left as build-fuzz/<target>-crash-* (or leak-/timeout-).
 set -euo pipefail
@@ -17,7 +18,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(gguf_fuzz vocab_fuzz longbench_data_fuzz predictions_fuzz run_log_fuzz request_fuzz)
+[ ${#targets[@]} -gt 0 ] || targets=(gguf_fuzz vocab_fuzz longbench_data_fuzz predictions_fuzz run_log_fuzz request_fuzz openai_request_fuzz)
 bdir=build-fuzz
 CC=clang CXX=clang++ cmake -S . -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVATP_FUZZ=ON \
   -DVATP_BUILD_TESTS=OFF -DVATP_BUILD_BENCH=OFF >/dev/null

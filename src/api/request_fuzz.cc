@@ -21,6 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   if (r->max_tokens < 0) __builtin_trap();
-  if (!r->prompt && r->messages.empty()) __builtin_trap();
+  if (!r->prompt && !r->prompt_ids && r->messages.empty()) __builtin_trap();
+  if (r->prompt_ids && r->prompt_ids->empty()) __builtin_trap();
   return 0;
 }

@@ -168,6 +168,38 @@ int64_t Engine::kv_bytes_allocated() const {
   return n;
 }
 
+std::vector<SequenceInfo> Engine::sequences() const {
+  std::vector<SequenceInfo> out;
+  for (const auto& a : active_) {
+    const SessionStats& s = a->seq.stats();
+    SequenceInfo i;
+    i.id = a->id;
+    i.state = a->next_token >= 0 || a->prompt_done >= static_cast<int64_t>(a->req.prompt.size())
+                  ? SequenceInfo::State::kDecode
+                  : SequenceInfo::State::kPrefill;
+    i.n_prompt = static_cast<int64_t>(a->req.prompt.size());
+    i.prompt_done = a->prompt_done;
+    i.n_generated = static_cast<int64_t>(a->result.tokens.size());
+    i.kv_bytes_held = s.kv_bytes_used;
+    i.kv_bytes_full = s.kv_bytes_full;
+    i.kv_bytes_allocated = static_cast<int64_t>(a->seq.cache().bytes_allocated());
+    i.kv_bytes_reserved = a->bytes;
+    i.tokens_evicted = s.tokens_evicted;
+    i.policy = a->req.kv_policy.name;
+    i.seconds = a->since_admit.seconds();
+    out.push_back(std::move(i));
+  }
+  for (const auto& w : queue_) {
+    SequenceInfo i;
+    i.id = w->id;
+    i.n_prompt = static_cast<int64_t>(w->req.prompt.size());
+    i.policy = w->req.kv_policy.name;
+    i.seconds = w->since_submit.seconds();
+    out.push_back(std::move(i));
+  }
+  return out;
+}
+
 std::vector<Completion> Engine::take_completed() {
   std::vector<Completion> out;
   out.swap(completed_);

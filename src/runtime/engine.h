@@ -77,6 +77,20 @@ struct Completion {
   double decode_seconds = 0.0;    // first token → done
 };
 
+// One request the engine holds, as /slots shows it.
+struct SequenceInfo {
+  int64_t id = 0;
+  enum class State { kWaiting, kPrefill, kDecode } state = State::kWaiting;
+  int64_t n_prompt = 0, prompt_done = 0, n_generated = 0;
+  int64_t kv_bytes_held = 0;       // K/V of the live slots
+  int64_t kv_bytes_full = 0;       // what a full cache of the same tokens holds
+  int64_t kv_bytes_allocated = 0;  // the cache as allocated (0 while waiting)
+  int64_t kv_bytes_reserved = 0;   // what the pool holds for it (0 while waiting)
+  int64_t tokens_evicted = 0;
+  std::string policy;    // the preset name
+  double seconds = 0.0;  // since submit (waiting) or admission
+};
+
 struct EngineStats {
   int64_t steps = 0;
   int64_t rows = 0;  // forward rows summed over steps
@@ -111,6 +125,8 @@ class Engine {
   int n_waiting() const { return static_cast<int>(queue_.size()); }
   int n_running() const { return static_cast<int>(active_.size()); }
   const KvPool& kv_pool() const { return kv_pool_; }
+  // Every waiting and running request, running ones first (admission order).
+  std::vector<SequenceInfo> sequences() const;
   // Bytes the running sequences' caches allocate now (≤ kv_pool().used()).
   int64_t kv_bytes_allocated() const;
   const EngineStats& stats() const { return stats_; }

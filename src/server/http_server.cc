@@ -238,6 +238,7 @@ void HttpServer::routes() {
   };
   s.Post("/v1/chat/completions", gen(Endpoint::kChat));
   s.Post("/v1/completions", gen(Endpoint::kCompletions));
+  s.Get("/slots", [this](const httplib::Request& req, httplib::Response& res) { slots(req, res); });
   s.Post("/tokenize", [this](const httplib::Request& req, httplib::Response& res) { tokenize(req, res); });
   s.Post("/detokenize",
          [this](const httplib::Request& req, httplib::Response& res) { detokenize(req, res); });
@@ -329,6 +330,49 @@ void HttpServer::generate(Endpoint ep, const httplib::Request& req, httplib::Res
                                      return stream ? stream_events(*g, sink) : respond_when_done(*g, sink);
                                    });
   if (stream) res.set_header("Cache-Control", "no-cache");
+}
+
+namespace {
+
+const char* state_name(runtime::SequenceInfo::State s) {
+  switch (s) {
+    case runtime::SequenceInfo::State::kWaiting: return "waiting";
+    case runtime::SequenceInfo::State::kPrefill: return "prefill";
+    case runtime::SequenceInfo::State::kDecode: return "decode";
+  }
+  return "unknown";
+}
+
+json slot_json(const runtime::SequenceInfo& i) {
+  return {{"id", i.id},
+          {"state", state_name(i.state)},
+          {"policy", i.policy},
+          {"prompt_tokens", i.n_prompt},
+          {"prompt_done", i.prompt_done},
+          {"generated", i.n_generated},
+          {"seconds", i.seconds},
+          {"kv",
+           {{"bytes_held", i.kv_bytes_held},
+            {"bytes_full_cache", i.kv_bytes_full},
+            {"bytes_allocated", i.kv_bytes_allocated},
+            {"bytes_reserved", i.kv_bytes_reserved},
+            {"tokens_evicted", i.tokens_evicted}}}};
+}
+
+}  // namespace
+
+// GET /slots → {"slots": [...], "kv_pool": {"reserved_bytes", "limit_bytes"}}: every
+// request the engine holds, running ones first.
+void HttpServer::slots(const httplib::Request&, httplib::Response& res) {
+  std::shared_ptr<ModelContext> m = model_or_503(res);
+  if (!m) return;
+  std::optional<Scheduler::Snapshot> snap = m->scheduler->snapshot(std::chrono::seconds(30));
+  if (!snap) return send_error(res, 503, "server_error", "busy", "no snapshot from the scheduler in 30 s");
+  json list = json::array();
+  for (const runtime::SequenceInfo& i : snap->sequences) list.push_back(slot_json(i));
+  send_json(res,
+            {{"slots", list},
+             {"kv_pool", {{"reserved_bytes", snap->kv_pool_used}, {"limit_bytes", snap->kv_pool_limit}}}});
 }
 
 // POST /tokenize {"content": "...", "add_special": bool} → {"tokens": [...]}

@@ -69,6 +69,7 @@ class HttpServer {
   // The model context, or nullptr (after a 503) while loading.
   std::shared_ptr<ModelContext> model_or_503(httplib::Response& res) const;
   void generate(Endpoint ep, const httplib::Request& req, httplib::Response& res);
+  void slots(const httplib::Request& req, httplib::Response& res);
   void tokenize(const httplib::Request& req, httplib::Response& res);
   void detokenize(const httplib::Request& req, httplib::Response& res);
   ServerOptions opts_;

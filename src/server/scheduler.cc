@@ -143,10 +143,11 @@ void Scheduler::loop() {
       std::unique_lock<std::mutex> lock(mu_);
       // Idle: sleep until a submission; with work, wake every 50 ms to notice cancels.
       cv_.wait_for(lock, std::chrono::milliseconds(engine_.idle() ? 50 : 0),
-                   [&] { return stop_ || cancel_all_ || !inbox_.empty(); });
+                   [&] { return stop_ || cancel_all_ || !inbox_.empty() || !snapshot_requests_.empty(); });
       if (stop_) break;
     }
     take_submissions();
+    answer_snapshots();
     cancel_abandoned();
     Result<bool> more = engine_.step();
     if (!more.is_ok()) {
@@ -158,6 +159,34 @@ void Scheduler::loop() {
   }
   for (auto& l : live_) engine_.cancel(l->id);
   deliver_completions();
+  answer_snapshots();
+}
+
+std::optional<Scheduler::Snapshot> Scheduler::snapshot(std::chrono::milliseconds timeout) {
+  auto p = std::make_shared<std::promise<Snapshot>>();
+  std::future<Snapshot> f = p->get_future();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return std::nullopt;
+    snapshot_requests_.push_back(std::move(p));
+  }
+  cv_.notify_one();
+  if (f.wait_for(timeout) != std::future_status::ready) return std::nullopt;
+  return f.get();
+}
+
+void Scheduler::answer_snapshots() {
+  std::vector<std::shared_ptr<std::promise<Snapshot>>> asks;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    asks.swap(snapshot_requests_);
+  }
+  if (asks.empty()) return;
+  Snapshot snap;
+  snap.sequences = engine_.sequences();
+  snap.kv_pool_used = engine_.kv_pool().used();
+  snap.kv_pool_limit = engine_.kv_pool().limit();
+  for (auto& a : asks) a->set_value(snap);
 }
 
 void Scheduler::take_submissions() {

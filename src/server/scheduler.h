@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -70,12 +71,6 @@ class Channel {
   std::atomic<bool> cancelled_{false};
 };
 
-struct Slot {
-  int64_t id = 0;
-  int64_t prompt_tokens = 0, generated = 0;
-  std::string policy;
-};
-
 class Scheduler {
  public:
   // The engine and metrics must outlive the scheduler; the thread starts here.
@@ -90,6 +85,13 @@ class Scheduler {
   int64_t in_flight() const { return in_flight_.load(); }
   // Cancels every request still in flight (end of the shutdown grace period).
   void cancel_all();
+  // The engine's sequences and pool, as the scheduler thread sees them between two
+  // steps (so within one step's time); nullopt if none came within `timeout`.
+  struct Snapshot {
+    std::vector<runtime::SequenceInfo> sequences;
+    int64_t kv_pool_used = 0, kv_pool_limit = 0;
+  };
+  std::optional<Snapshot> snapshot(std::chrono::milliseconds timeout);
 
  private:
   struct Pending;
@@ -100,12 +102,14 @@ class Scheduler {
   void cancel_abandoned();
   void deliver_completions();
   void publish_gauges();
+  void answer_snapshots();
 
   runtime::Engine& engine_;
   Metrics& metrics_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::unique_ptr<Pending>> inbox_;
+  std::vector<std::shared_ptr<std::promise<Snapshot>>> snapshot_requests_;
   bool stop_ = false, cancel_all_ = false;
   std::atomic<int64_t> in_flight_{0};
   std::vector<std::unique_ptr<Live>> live_;  // scheduler thread only

@@ -16,6 +16,14 @@ import pytest
 MODEL = os.environ.get("VATP_MODEL") or os.path.join(
     os.environ.get("VATP_CACHE", os.path.expanduser("~/.cache/vatp")), "SmolLM2-135M-Instruct.Q4_1.gguf")
 BIN = os.environ.get("VATP_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "build", "vatp"))
+# A sanitizer build runs 5-20x slower (and CI runs it next to other tests on 2 cores);
+# ctest sets VATP_TEST_TIME_SCALE there so that every wait stretches, not the work.
+TIME_SCALE = float(os.environ.get("VATP_TEST_TIME_SCALE", "1"))
+
+
+def secs(t):
+    """t seconds of patience on a Release build, scaled for this build."""
+    return t * TIME_SCALE
 
 
 class Server:
@@ -40,20 +48,20 @@ class Server:
             ready.set()
 
         threading.Thread(target=read, daemon=True).start()
-        if not ready.wait(120) or self.port is None or self.proc.poll() is not None:
+        if not ready.wait(secs(120)) or self.port is None or self.proc.poll() is not None:
             self.stop()
             raise RuntimeError("vatp serve did not start:\n" + "".join(self.log))
         self.url = f"http://127.0.0.1:{self.port}"
 
     def client(self, api_key="none", **kw):
-        return openai.OpenAI(base_url=self.url + "/v1", api_key=api_key, max_retries=0, timeout=300, **kw)
+        return openai.OpenAI(base_url=self.url + "/v1", api_key=api_key, max_retries=0, timeout=secs(300), **kw)
 
     def http(self, **kw):
-        return httpx.Client(base_url=self.url, timeout=300, **kw)
+        return httpx.Client(base_url=self.url, timeout=secs(300), **kw)
 
     def metrics(self):
         from prometheus_client.parser import text_string_to_metric_families
-        text = httpx.get(self.url + "/metrics", timeout=30).text
+        text = httpx.get(self.url + "/metrics", timeout=secs(30)).text
         out = {}
         for fam in text_string_to_metric_families(text):
             for s in fam.samples:
@@ -65,7 +73,7 @@ class Server:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(timeout)
+                self.proc.wait(secs(timeout))
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -80,7 +88,7 @@ def server():
 
 
 def wait_for(pred, timeout=20.0, step=0.05):
-    end = time.time() + timeout
+    end = time.time() + secs(timeout)
     while time.time() < end:
         if pred():
             return True

@@ -9,7 +9,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import Server, wait_for
+from conftest import Server, secs, wait_for
 
 LONG = " ".join(
     f"Note {i}: the {c} fox from village {i % 7} carried {i * 3} apples to the market by the river."
@@ -87,7 +87,7 @@ def test_seed_determinism(server):
 
 def test_per_request_kv_policy(server):
     c = server.client()
-    msgs = [{"role": "user", "content": LONG + "\nWhich fox carried 30 apples?"}]
+    msgs = [{"role": "user", "content": LONG[:4000] + "\nWhich fox carried 30 apples?"}]
     full = c.chat.completions.create(model="x", messages=msgs, **greedy(max_tokens=8))
     kv = full.model_extra["usage"]["kv"] if "usage" in full.model_extra else full.usage.model_extra["kv"]
     assert kv["policy"] == "full" and kv["tokens_evicted"] == 0
@@ -119,7 +119,7 @@ def test_concurrent_equals_sequential(server):
         reqs.append(body)
 
     def send(body):
-        with httpx.Client(base_url=server.url, timeout=600) as h:
+        with httpx.Client(base_url=server.url, timeout=secs(600)) as h:
             r = h.post("/v1/completions", json=body)
             assert r.status_code == 200, r.text
             return r.json()["choices"][0]["text"]
@@ -146,6 +146,28 @@ def test_disconnect_frees_memory(server):
     m = server.metrics()
     assert m["vatp:kv_pool_reserved_bytes"] == 0 and m["vatp:kv_allocated_bytes"] == 0
     assert m["vllm:request_success_total{finished_reason=abort}"] >= 1
+
+
+def test_slots_show_the_live_sequences(server):
+    with server.http() as h:
+        assert h.get("/slots").json()["slots"] == []
+        body = {"prompt": LONG[:2000], "max_tokens": 2000, "ignore_eos": True, "stream": True,
+                "kv": {"policy": "vatp", "budget": 64}}
+        with h.stream("POST", "/v1/completions", json=body) as r:
+            n = 0
+            for line in r.iter_lines():
+                n += line.startswith("data: ")
+                if n == 4:
+                    break
+            j = h.get("/slots").json()
+        assert len(j["slots"]) == 1, j
+        slot = j["slots"][0]
+        assert slot["state"] == "decode" and slot["policy"] == "vatp" and slot["generated"] >= 3
+        assert slot["prompt_done"] == slot["prompt_tokens"] > 300
+        assert slot["kv"]["tokens_evicted"] > 0 and slot["kv"]["bytes_held"] < slot["kv"]["bytes_full_cache"]
+        assert 0 < slot["kv"]["bytes_allocated"] <= slot["kv"]["bytes_reserved"] <= j["kv_pool"]["reserved_bytes"]
+        assert j["kv_pool"]["limit_bytes"] == 256 << 20
+        assert wait_for(lambda: h.get("/slots").json()["slots"] == [], timeout=10)
 
 
 def test_metrics_parse_and_count(server):
@@ -234,7 +256,7 @@ def test_full_queue_is_503_with_retry_after():
 def test_sigterm_finishes_running_requests_then_exits_0():
     s = Server("-c", "1024")
     pieces = []
-    with httpx.Client(base_url=s.url, timeout=120) as h:
+    with httpx.Client(base_url=s.url, timeout=secs(120)) as h:
         with h.stream("POST", "/v1/completions", json={"prompt": "Once upon a time", "max_tokens": 40,
                                                       "ignore_eos": True, "stream": True}) as r:
             for line in r.iter_lines():

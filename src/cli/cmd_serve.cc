@@ -121,7 +121,7 @@ Status run_serve(const ServeFlags& f) {
   if (!engine.is_ok()) return fail(engine.status());
   Result<tokenizer::ChatFormat> chat = tokenizer::chat_format_for(lm->model->gguf(), f.chat_template);
   if (!chat.is_ok()) return fail(chat.status());
-  auto sched = std::make_unique<server::Scheduler>(**engine, metrics);
+  auto sched = std::make_unique<server::Scheduler>(**engine, metrics, stderr);
   server::ModelContext ctx;
   ctx.tok = lm->tok.get();
   ctx.chat = *chat;

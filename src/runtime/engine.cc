@@ -171,7 +171,6 @@ int64_t Engine::kv_bytes_allocated() const {
 std::vector<SequenceInfo> Engine::sequences() const {
   std::vector<SequenceInfo> out;
   for (const auto& a : active_) {
-    const SessionStats& s = a->seq.stats();
     SequenceInfo i;
     i.id = a->id;
     i.state = a->next_token >= 0 || a->prompt_done >= static_cast<int64_t>(a->req.prompt.size())
@@ -180,11 +179,8 @@ std::vector<SequenceInfo> Engine::sequences() const {
     i.n_prompt = static_cast<int64_t>(a->req.prompt.size());
     i.prompt_done = a->prompt_done;
     i.n_generated = static_cast<int64_t>(a->result.tokens.size());
-    i.kv_bytes_held = s.kv_bytes_used;
-    i.kv_bytes_full = s.kv_bytes_full;
-    i.kv_bytes_allocated = static_cast<int64_t>(a->seq.cache().bytes_allocated());
+    i.stats = a->seq.stats();
     i.kv_bytes_reserved = a->bytes;
-    i.tokens_evicted = s.tokens_evicted;
     i.policy = a->req.kv_policy.name;
     i.seconds = a->since_admit.seconds();
     out.push_back(std::move(i));

@@ -82,13 +82,10 @@ struct SequenceInfo {
   int64_t id = 0;
   enum class State { kWaiting, kPrefill, kDecode } state = State::kWaiting;
   int64_t n_prompt = 0, prompt_done = 0, n_generated = 0;
-  int64_t kv_bytes_held = 0;       // K/V of the live slots
-  int64_t kv_bytes_full = 0;       // what a full cache of the same tokens holds
-  int64_t kv_bytes_allocated = 0;  // the cache as allocated (0 while waiting)
-  int64_t kv_bytes_reserved = 0;   // what the pool holds for it (0 while waiting)
-  int64_t tokens_evicted = 0;
-  std::string policy;    // the preset name
-  double seconds = 0.0;  // since submit (waiting) or admission
+  SessionStats stats;             // its sequence's figures so far (zero while waiting)
+  int64_t kv_bytes_reserved = 0;  // what the pool holds for it (0 while waiting)
+  std::string policy;             // the preset name
+  double seconds = 0.0;           // since submit (waiting) or admission
 };
 
 struct EngineStats {

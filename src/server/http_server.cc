@@ -332,35 +332,6 @@ void HttpServer::generate(Endpoint ep, const httplib::Request& req, httplib::Res
   if (stream) res.set_header("Cache-Control", "no-cache");
 }
 
-namespace {
-
-const char* state_name(runtime::SequenceInfo::State s) {
-  switch (s) {
-    case runtime::SequenceInfo::State::kWaiting: return "waiting";
-    case runtime::SequenceInfo::State::kPrefill: return "prefill";
-    case runtime::SequenceInfo::State::kDecode: return "decode";
-  }
-  return "unknown";
-}
-
-json slot_json(const runtime::SequenceInfo& i) {
-  return {{"id", i.id},
-          {"state", state_name(i.state)},
-          {"policy", i.policy},
-          {"prompt_tokens", i.n_prompt},
-          {"prompt_done", i.prompt_done},
-          {"generated", i.n_generated},
-          {"seconds", i.seconds},
-          {"kv",
-           {{"bytes_held", i.kv_bytes_held},
-            {"bytes_full_cache", i.kv_bytes_full},
-            {"bytes_allocated", i.kv_bytes_allocated},
-            {"bytes_reserved", i.kv_bytes_reserved},
-            {"tokens_evicted", i.tokens_evicted}}}};
-}
-
-}  // namespace
-
 // GET /slots → {"slots": [...], "kv_pool": {"reserved_bytes", "limit_bytes"}}: every
 // request the engine holds, running ones first.
 void HttpServer::slots(const httplib::Request&, httplib::Response& res) {

@@ -6,20 +6,48 @@ using nlohmann::json;
 
 std::string finish_of(const Event& e) { return e.finish_reason.empty() ? "stop" : e.finish_reason; }
 
+json kv_json(const runtime::SessionStats& s, int64_t bytes_reserved) {
+  return {{"bytes_held", s.kv_bytes_used},
+          {"bytes_full_cache", s.kv_bytes_full},
+          {"bytes_allocated", s.kv_bytes_allocated},
+          {"bytes_reserved", bytes_reserved},
+          {"tokens_evicted", s.tokens_evicted}};
+}
+
 json usage_json(const runtime::Completion& c, const std::string& policy) {
   const runtime::SessionStats& s = c.stats;
   const int64_t completion = static_cast<int64_t>(c.tokens.size());
+  json kv = kv_json(s, c.kv_bytes_reserved);
+  kv["policy"] = policy;
   return {{"prompt_tokens", s.n_prompt},
           {"completion_tokens", completion},
           {"total_tokens", s.n_prompt + completion},
           {"prompt_tokens_details", {{"cached_tokens", 0}}},
-          {"kv",
-           {{"policy", policy},
-            {"bytes_held", s.kv_bytes_used},
-            {"bytes_full_cache", s.kv_bytes_full},
-            {"bytes_allocated", s.kv_bytes_allocated},
-            {"bytes_reserved", c.kv_bytes_reserved},
-            {"tokens_evicted", s.tokens_evicted}}}};
+          {"kv", kv}};
+}
+
+namespace {
+
+const char* state_name(runtime::SequenceInfo::State s) {
+  switch (s) {
+    case runtime::SequenceInfo::State::kWaiting: return "waiting";
+    case runtime::SequenceInfo::State::kPrefill: return "prefill";
+    case runtime::SequenceInfo::State::kDecode: return "decode";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+json slot_json(const runtime::SequenceInfo& i) {
+  return {{"id", i.id},
+          {"state", state_name(i.state)},
+          {"policy", i.policy},
+          {"prompt_tokens", i.n_prompt},
+          {"prompt_done", i.prompt_done},
+          {"generated", i.n_generated},
+          {"seconds", i.seconds},
+          {"kv", kv_json(i.stats, i.kv_bytes_reserved)}};
 }
 
 json envelope(const ResponseInfo& r, bool chunk) {

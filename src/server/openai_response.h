@@ -29,7 +29,12 @@ struct ResponseInfo {
   const tokenizer::Tokenizer* tok = nullptr;  // renders the tokens of logprobs
 };
 
+// vatp's KV figures of one sequence: {bytes_held, bytes_full_cache, bytes_allocated,
+// bytes_reserved, tokens_evicted} (usage.kv adds the policy; /slots shows it beside).
+nlohmann::json kv_json(const runtime::SessionStats& s, int64_t bytes_reserved);
 nlohmann::json usage_json(const runtime::Completion& c, const std::string& policy);
+// One entry of GET /slots.
+nlohmann::json slot_json(const runtime::SequenceInfo& i);
 // id, object, created, model.
 nlohmann::json envelope(const ResponseInfo& r, bool chunk);
 // One choice: text (completions), delta (chat chunk) or message (chat).

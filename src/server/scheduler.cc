@@ -102,8 +102,8 @@ struct Scheduler::Live {
   explicit Live(std::vector<std::string> s) : stop(std::move(s)) {}
 };
 
-Scheduler::Scheduler(runtime::Engine& engine, Metrics& metrics)
-    : engine_(engine), metrics_(metrics), thread_([this] { loop(); }) {}
+Scheduler::Scheduler(runtime::Engine& engine, Metrics& metrics, std::FILE* log)
+    : engine_(engine), metrics_(metrics), log_(log), thread_([this] { loop(); }) {}
 
 Scheduler::~Scheduler() {
   {
@@ -270,6 +270,18 @@ std::string finish_reason(const runtime::Completion& c, bool stopped) {
 
 }  // namespace
 
+void Scheduler::log_finished(const runtime::Completion& c, const std::string& outcome, double seconds) const {
+  if (!log_) return;
+  const runtime::SessionStats& s = c.stats;
+  std::fprintf(log_,
+               "vatp serve: request %lld %s: prompt %lld, completion %zu tokens, KV %.1f of %.1f KiB "
+               "(%lld evicted), %.2f s\n",
+               static_cast<long long>(c.id), outcome.c_str(), static_cast<long long>(s.n_prompt), c.tokens.size(),
+               static_cast<double>(s.kv_bytes_used) / 1024.0, static_cast<double>(s.kv_bytes_full) / 1024.0,
+               static_cast<long long>(s.tokens_evicted), seconds);
+  std::fflush(log_);
+}
+
 void Scheduler::deliver_completions() {
   for (runtime::Completion& c : engine_.take_completed()) {
     auto it = std::find_if(live_.begin(), live_.end(), [&](const auto& l) { return l->id == c.id; });
@@ -279,6 +291,7 @@ void Scheduler::deliver_completions() {
     if (!c.status.is_ok()) {
       metrics_.finish("error", c.stats.tokens_evicted, c.stats.kv_bytes_used, c.stats.kv_bytes_full,
                       l.since_arrival.seconds());
+      log_finished(c, "error: " + c.status.message(), l.since_arrival.seconds());
       l.channel->post(error_event(c.status));
     } else {
       std::string tail = l.stop.flush();
@@ -289,6 +302,7 @@ void Scheduler::deliver_completions() {
       done.finish_reason = finish_reason(c, l.stop.stopped() && !cancelled);
       metrics_.finish(done.finish_reason, c.stats.tokens_evicted, c.stats.kv_bytes_used,
                       c.stats.kv_bytes_full, l.since_arrival.seconds());
+      log_finished(c, done.finish_reason, l.since_arrival.seconds());
       done.completion = std::move(c);
       done.prompt_logprobs = std::move(l.logprobs.prompt_logprobs);
       done.logprobs = std::move(l.logprobs.logprobs);

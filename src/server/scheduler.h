@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <deque>
 #include <future>
 #include <memory>
@@ -73,8 +74,9 @@ class Channel {
 
 class Scheduler {
  public:
-  // The engine and metrics must outlive the scheduler; the thread starts here.
-  Scheduler(runtime::Engine& engine, Metrics& metrics);
+  // The engine and metrics must outlive the scheduler; the thread starts here. With a
+  // `log`, every finished request writes one line there (id, outcome, tokens, KV, time).
+  Scheduler(runtime::Engine& engine, Metrics& metrics, std::FILE* log = nullptr);
   ~Scheduler();  // stops the thread (cancelling what is left)
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -103,9 +105,11 @@ class Scheduler {
   void deliver_completions();
   void publish_gauges();
   void answer_snapshots();
+  void log_finished(const runtime::Completion& c, const std::string& outcome, double seconds) const;
 
   runtime::Engine& engine_;
   Metrics& metrics_;
+  std::FILE* log_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::unique_ptr<Pending>> inbox_;

@@ -154,13 +154,17 @@ def test_slots_show_the_live_sequences(server):
         body = {"prompt": LONG[:2000], "max_tokens": 2000, "ignore_eos": True, "stream": True,
                 "kv": {"policy": "vatp", "budget": 64}}
         with h.stream("POST", "/v1/completions", json=body) as r:
-            n = 0
+            seen = []
             for line in r.iter_lines():
-                n += line.startswith("data: ")
-                if n == 4:
+                if line.startswith("data: "):
+                    seen.append(line)
+                if len(seen) == 4:
                     break
             j = h.get("/slots").json()
-        assert len(j["slots"]) == 1, j
+            if len(j["slots"]) != 1:
+                rest = list(r.iter_lines())
+                print("DEBUG", j, seen, rest[-3:], len(rest), "".join(server.log[-6:]))
+        assert len(j["slots"]) == 1, (j, seen)
         slot = j["slots"][0]
         assert slot["state"] == "decode" and slot["policy"] == "vatp" and slot["generated"] >= 3
         assert slot["prompt_done"] == slot["prompt_tokens"] > 300

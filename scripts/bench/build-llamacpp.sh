@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Builds llama.cpp's llama-bench and llama-batched-bench (CPU only) from the source distribution of the PyPI package
+# Builds llama.cpp's llama-bench, llama-batched-bench and llama-server (CPU only) from the source distribution of the PyPI package
 # llama-cpp-python, which vendors llama.cpp under vendor/llama.cpp, into a directory outside
-# the repository. Used by scripts/bench/compare_llamacpp.sh; vatp's build does not need it.
-# Prints the path of the llama-bench binary (llama-batched-bench is in the same folder).
+# the repository. Used by scripts/bench/compare_llamacpp.sh, compare_batched.sh and
+# compare_server.py; vatp's build does not need it.
+# Prints the path of the llama-bench binary (the other two are in the same folder).
 set -euo pipefail
 VERSION=0.3.36
 # Bump RECIPE when the build flags below change, so that an old build is not reused.
-RECIPE=2
+RECIPE=3
 CACHE="${VATP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vatp}"
 ROOT="$CACHE/llamacpp-src-build"
 STAMP="$ROOT/.built-$VERSION-r$RECIPE"
 BIN="$ROOT/build/bin/llama-bench"
-if [ -f "$STAMP" ] && [ -x "$BIN" ] && [ -x "$ROOT/build/bin/llama-batched-bench" ]; then
+if [ -f "$STAMP" ] && [ -x "$BIN" ] && [ -x "$ROOT/build/bin/llama-batched-bench" ] \
+  && [ -x "$ROOT/build/bin/llama-server" ]; then
   echo "$BIN"; exit 0
 fi
 mkdir -p "$ROOT/dl"
@@ -33,9 +35,9 @@ GEN=()
 command -v ninja >/dev/null && GEN=(-G Ninja)
 cmake -S "$SRC" -B "$ROOT/build" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release \
   -DGGML_NATIVE=ON -DGGML_BLAS=OFF -DGGML_CUDA=OFF -DGGML_OPENMP=ON -DLLAMA_CURL=OFF \
-  -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF \
+  -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=ON \
   -DCMAKE_C_FLAGS="$NO_AMX" -DCMAKE_CXX_FLAGS="$NO_AMX" >&2
-cmake --build "$ROOT/build" --target llama-bench llama-batched-bench -j "${BUILD_JOBS:-2}" >&2
+cmake --build "$ROOT/build" --target llama-bench llama-batched-bench llama-server -j "${BUILD_JOBS:-2}" >&2
 [ -x "$BIN" ] || { echo "build-llamacpp.sh: $BIN was not built" >&2; exit 1; }
 touch "$STAMP"
 echo "$BIN"

@@ -71,8 +71,10 @@ Result<KvCache> KvCache::create(const KvCacheConfig& cfg) {
   c.k_.assign(slots * c.row_bytes_, 0);
   c.v_.assign(slots * c.row_bytes_, 0);
   c.pos_.assign(slots, 0);
-  for (auto* m : {&c.acc_, &c.win_, &c.last_}) m->assign(slots * static_cast<size_t>(cfg.stat_rows), 0.0f);
-  for (auto* m : {&c.vl1_, &c.vl2_, &c.kl2_}) m->assign(slots, 0.0f);
+  if (cfg.statistics) {
+    for (auto* m : {&c.acc_, &c.win_, &c.last_}) m->assign(slots * static_cast<size_t>(cfg.stat_rows), 0.0f);
+    for (auto* m : {&c.vl1_, &c.vl2_, &c.kl2_}) m->assign(slots, 0.0f);
+  }
   c.tmp_.assign(hd * 2, 0.0f);
   c.len_.assign(heads, 0);
   return c;
@@ -97,6 +99,9 @@ Status KvCache::append(int layer, const float* k, const float* v, int32_t pos) {
     uint8_t* vd = v_.data() + s * row_bytes_;
     store_row(k + static_cast<size_t>(h) * hd, kd);
     store_row(v + static_cast<size_t>(h) * hd, vd);
+    pos_[s] = pos;
+    len_[i]++;
+    if (!cfg_.statistics) continue;
     // Norms of the values attention will actually read.
     load_row(kd, kr);
     load_row(vd, vr);
@@ -107,7 +112,6 @@ Status KvCache::append(int layer, const float* k, const float* v, int32_t pos) {
       l2 += vv * vv;
       k2 += kv * kv;
     }
-    pos_[s] = pos;
     const size_t st = stat0(layer, h) + static_cast<size_t>(slot);
     for (int r = 0; r < cfg_.stat_rows; ++r) {
       const size_t o = st + static_cast<size_t>(r) * cfg_.capacity;
@@ -116,7 +120,6 @@ Status KvCache::append(int layer, const float* k, const float* v, int32_t pos) {
     vl1_[s] = static_cast<float>(l1);
     vl2_[s] = static_cast<float>(std::sqrt(l2));
     kl2_[s] = static_cast<float>(std::sqrt(k2));
-    len_[i]++;
   }
   return Status::ok();
 }
@@ -148,6 +151,7 @@ Status KvCache::apply(std::span<const HeadKeep> heads) {
       std::memmove(k_.data() + dst * row, k_.data() + src * row, row);
       std::memmove(v_.data() + dst * row, v_.data() + src * row, row);
       pos_[dst] = pos_[src];
+      if (!cfg_.statistics) continue;
       for (auto* m : {&vl1_, &vl2_, &kl2_}) (*m)[dst] = (*m)[src];
       for (int r = 0; r < cfg_.stat_rows; ++r) {
         const size_t o = sbase + static_cast<size_t>(r) * cap;
@@ -178,7 +182,8 @@ size_t KvCache::row_bytes_for(const KvCacheConfig& cfg) {
 size_t KvCache::bytes_for(const KvCacheConfig& cfg) {
   const size_t slots = static_cast<size_t>(cfg.n_layers) * cfg.n_kv_heads * static_cast<size_t>(cfg.capacity);
   // K and V rows; position (4 bytes); three statistics × stat_rows and three norms (floats).
-  return slots * (2 * row_bytes_for(cfg) + 4 + (3 * static_cast<size_t>(cfg.stat_rows) + 3) * 4);
+  const size_t stats = cfg.statistics ? (3 * static_cast<size_t>(cfg.stat_rows) + 3) * 4 : 0;
+  return slots * (2 * row_bytes_for(cfg) + 4 + stats);
 }
 
 size_t KvCache::bytes_allocated() const {

@@ -5,6 +5,9 @@
 // attention statistics have `stat_rows` rows per slot: 1 (already reduced over the GQA
 // group) or one per query head of the group (for reductions that must come after the
 // accumulation, e.g. max).
+// A cache nothing will evict (a full-cache request of the engine) may be created without
+// the statistics and norms (`statistics = false`): 24 of 284 bytes per f16 slot of head_dim 64 saved,
+// and no norm is computed on append.
 // Each KV head keeps its own token set, so lengths are per (layer, head). Capacity is
 // fixed at creation: memory is bounded by the budget, not by the context.
 // Two mutations only: append() (new tokens) and apply(plan) (eviction); the decision
@@ -17,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/check.h"
 #include "core/status.h"
 
 namespace vatp::kvcache {
@@ -34,6 +38,7 @@ struct KvCacheConfig {
   int capacity = 0;  // slots per (layer, head)
   KvType type = KvType::F16;
   int stat_rows = 1;  // rows of acc/window/last attention per slot (1 or the GQA group)
+  bool statistics = true;  // attention statistics and norms allocated and kept
 };
 
 // Per (layer, KV head): the slots to KEEP, ascending. Heads not listed keep all.
@@ -83,18 +88,19 @@ class KvCache {
   KvType type() const { return cfg_.type; }
   size_t row_bytes() const { return row_bytes_; }
   int stat_rows() const { return cfg_.stat_rows; }
+  bool has_statistics() const { return cfg_.statistics; }
   const void* k(int layer, int head) const { return kv_ptr(k_, layer, head); }
   const void* v(int layer, int head) const { return kv_ptr(v_, layer, head); }
   const int32_t* pos(int layer, int head) const { return &pos_[slot0(layer, head)]; }
-  float* acc_attn(int layer, int head) { return &acc_[stat0(layer, head)]; }
-  const float* acc_attn(int layer, int head) const { return &acc_[stat0(layer, head)]; }
-  float* window_attn(int layer, int head) { return &win_[stat0(layer, head)]; }
-  const float* window_attn(int layer, int head) const { return &win_[stat0(layer, head)]; }
-  float* last_attn(int layer, int head) { return &last_[stat0(layer, head)]; }
-  const float* last_attn(int layer, int head) const { return &last_[stat0(layer, head)]; }
-  const float* value_l1(int layer, int head) const { return &vl1_[slot0(layer, head)]; }
-  const float* value_l2(int layer, int head) const { return &vl2_[slot0(layer, head)]; }
-  const float* key_l2(int layer, int head) const { return &kl2_[slot0(layer, head)]; }
+  float* acc_attn(int layer, int head) { return stats(acc_, stat0(layer, head), cfg_.statistics); }
+  const float* acc_attn(int layer, int head) const { return stats(acc_, stat0(layer, head), cfg_.statistics); }
+  float* window_attn(int layer, int head) { return stats(win_, stat0(layer, head), cfg_.statistics); }
+  const float* window_attn(int layer, int head) const { return stats(win_, stat0(layer, head), cfg_.statistics); }
+  float* last_attn(int layer, int head) { return stats(last_, stat0(layer, head), cfg_.statistics); }
+  const float* last_attn(int layer, int head) const { return stats(last_, stat0(layer, head), cfg_.statistics); }
+  const float* value_l1(int layer, int head) const { return stats(vl1_, slot0(layer, head), cfg_.statistics); }
+  const float* value_l2(int layer, int head) const { return stats(vl2_, slot0(layer, head), cfg_.statistics); }
+  const float* key_l2(int layer, int head) const { return stats(kl2_, slot0(layer, head), cfg_.statistics); }
 
   // What create(cfg) allocates (K/V storage + metadata), without allocating: the
   // engine's KV pool reserves this much before it admits a sequence.
@@ -112,6 +118,11 @@ class KvCache {
   size_t stat0(int layer, int head) const { return slot0(layer, head) * static_cast<size_t>(cfg_.stat_rows); }
   const void* kv_ptr(const std::vector<uint8_t>& buf, int layer, int head) const {
     return buf.data() + slot0(layer, head) * row_bytes_;
+  }
+  template <typename V>
+  static auto stats(V& v, size_t offset, bool allocated) -> decltype(v.data()) {
+    VATP_CHECK(allocated);  // a cache created without statistics is never scored
+    return v.data() + offset;
   }
   void store_row(const float* x, uint8_t* dst) const;  // one K or V row in type()
   void load_row(const uint8_t* src, float* x) const;   // and back

@@ -92,8 +92,9 @@ Result<int64_t> Engine::submit(Request r) {
       return out_of_range("token id " + std::to_string(id) + " outside the vocabulary");
   }
   VATP_ASSIGN_OR_RETURN(Sequence::CachePlan plan, Sequence::plan_cache(so, n, r.max_tokens));
-  const int64_t bytes = static_cast<int64_t>(
-      kvcache::KvCache::bytes_for(model_.cache_config(plan.slots, opts_.kv_type, plan.per_query_head)));
+  kvcache::KvCacheConfig cc = model_.cache_config(plan.slots, opts_.kv_type, plan.per_query_head);
+  cc.statistics = plan.statistics;
+  const int64_t bytes = static_cast<int64_t>(kvcache::KvCache::bytes_for(cc));
   if (!kv_pool_.fits_ever(bytes)) {
     return resource_exhausted("the request's KV cache needs " + std::to_string(bytes) + " bytes (" +
                               std::to_string(plan.slots) + " slots), more than the whole --kv-memory of " +
@@ -149,7 +150,7 @@ void Engine::admit() {
 
 Status Engine::start(Waiting& w) {
   const double waited = w.since_submit.seconds();
-  VATP_ASSIGN_OR_RETURN(Sequence seq, Sequence::create(model_, sequence_options(w.req), w.plan.slots));
+  VATP_ASSIGN_OR_RETURN(Sequence seq, Sequence::create(model_, sequence_options(w.req), w.plan.slots, w.plan.statistics));
   VATP_RETURN_IF_ERROR(seq.begin_policy(static_cast<int64_t>(w.req.prompt.size()), w.req.max_tokens));
   VATP_CHECK(static_cast<int64_t>(seq.cache().bytes_allocated()) <= w.bytes);
   for (int32_t id : w.req.prompt) seq.sampler().accept(id);

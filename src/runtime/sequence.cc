@@ -37,7 +37,7 @@ Status validate(const SequenceOptions& opts) {
 }
 
 Result<Sequence> Sequence::create(const model::Model& model, const SequenceOptions& opts_in,
-                                  int initial_capacity) {
+                                  int initial_capacity, bool statistics) {
   SequenceOptions opts = opts_in;
   VATP_RETURN_IF_ERROR(validate(opts));
   opts.n_batch = std::min(opts.n_batch, opts.n_ctx);
@@ -45,7 +45,9 @@ Result<Sequence> Sequence::create(const model::Model& model, const SequenceOptio
   // length is known; allocating n_ctx slots here would defeat the memory bound.
   int cap = initial_capacity > 0 ? std::min(initial_capacity, opts.n_ctx) : opts.n_ctx;
   if (opts.kv_policy.evict) cap = 1;
-  VATP_ASSIGN_OR_RETURN(kvcache::KvCache cache, model.make_cache(cap, opts.kv_type));
+  kvcache::KvCacheConfig cc = model.cache_config(cap, opts.kv_type);
+  cc.statistics = statistics || opts.kv_policy.evict;
+  VATP_ASSIGN_OR_RETURN(kvcache::KvCache cache, kvcache::KvCache::create(cc));
   return Sequence(model, opts, std::move(cache));
 }
 
@@ -74,7 +76,7 @@ int64_t peak_slots(const KvEvictor& e, int64_t prompt_len, int n_predict, int64_
 Result<Sequence::CachePlan> Sequence::plan_cache(const SequenceOptions& opts, int64_t prompt_len,
                                                  int n_predict) {
   if (!opts.kv_policy.evict)
-    return CachePlan{static_cast<int>(std::min<int64_t>(prompt_len + n_predict, opts.n_ctx)), false};
+    return CachePlan{static_cast<int>(std::min<int64_t>(prompt_len + n_predict, opts.n_ctx)), false, false};
   VATP_ASSIGN_OR_RETURN(KvEvictor e, KvEvictor::create(opts.kv_policy, prompt_len, opts.n_ctx));
   return CachePlan{static_cast<int>(peak_slots(e, prompt_len, n_predict, opts.n_ctx)), e.per_query_head()};
 }
@@ -135,7 +137,9 @@ Status Sequence::begin_policy(int64_t prompt_len, int n_predict) {
 
 Status Sequence::resize_cache(int slots) {
   if (n_past_ != 0) return invalid_argument("the cache can only be resized before the first token");
-  VATP_ASSIGN_OR_RETURN(cache_, model_->make_cache(slots, opts_.kv_type, cache_.stat_rows() > 1));
+  kvcache::KvCacheConfig cc = cache_.config();
+  cc.capacity = slots;
+  VATP_ASSIGN_OR_RETURN(cache_, kvcache::KvCache::create(cc));
   update_kv_stats();
   return Status::ok();
 }
@@ -152,6 +156,9 @@ Status Sequence::begin_turn(int64_t n) {
   } else if (opts_.kv_policy.evict && !evictor_) {
     VATP_ASSIGN_OR_RETURN(KvEvictor e, KvEvictor::create(opts_.kv_policy, n_past_ + n, opts_.n_ctx));
     // The statistics rows per slot are fixed when the cache is allocated.
+    if (!cache_.has_statistics())
+      return invalid_argument("policy " + opts_.kv_policy.name +
+                              " needs a cache with attention statistics; this one was made without");
     if (e.per_query_head() != (cache_.stat_rows() > 1))
       return invalid_argument(
           "policy " + opts_.kv_policy.name +

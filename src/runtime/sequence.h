@@ -70,9 +70,11 @@ Status check_context_fits(const SequenceOptions& opts, int64_t start, int64_t n_
 class Sequence {
  public:
   // With an evicting policy the cache is sized by begin_policy() once the prompt length
-  // is known; a full cache gets `initial_capacity` slots (n_ctx when 0).
+  // is known; a full cache gets `initial_capacity` slots (n_ctx when 0). statistics =
+  // false: a full cache without attention statistics and norms, for a sequence that will
+  // never get a policy (the engine's full-cache requests; a policy set later is refused).
   static Result<Sequence> create(const model::Model& model, const SequenceOptions& opts,
-                                 int initial_capacity = 0);
+                                 int initial_capacity = 0, bool statistics = true);
 
   // The cache this sequence needs at its peak for a prompt of prompt_len tokens and
   // n_predict generated ones: slots per (layer, KV head) = the policy's budget + chunk,
@@ -80,6 +82,7 @@ class Sequence {
   struct CachePlan {
     int slots = 0;
     bool per_query_head = false;
+    bool statistics = true;  // false for a full cache: nothing scores it
   };
   static Result<CachePlan> plan_cache(const SequenceOptions& opts, int64_t prompt_len, int n_predict);
 

@@ -188,6 +188,46 @@ TEST(KvCache, ClearAndMemoryAccounting) {
   EXPECT_EQ(c->pos(2, 1)[0], 7);
 }
 
+// A cache made without statistics (a full cache nothing scores): K/V, positions and
+// compaction exactly as with them; only the statistics and norms are absent, and asking
+// for them is a programming error.
+TEST(KvCache, WithoutStatisticsKeepsKvAndPositionsAndAllocatesLess) {
+  KvCacheConfig with{2, 2, kHd, 8, KvType::F16};
+  KvCacheConfig without = with;
+  without.statistics = false;
+  EXPECT_EQ(KvCache::bytes_for(with) - KvCache::bytes_for(without),
+            static_cast<size_t>(2) * 2 * 8 * (3 + 3) * sizeof(float));
+  auto a = KvCache::create(with), b = KvCache::create(without);
+  ASSERT_TRUE(a.is_ok() && b.is_ok());
+  EXPECT_TRUE(a->has_statistics());
+  EXPECT_FALSE(b->has_statistics());
+  EXPECT_EQ(b->bytes_allocated(), KvCache::bytes_for(without));
+  for (int32_t p = 0; p < 6; ++p) {
+    const auto k = kv_row(p, 2, 1.0f), v = kv_row(p, 2, 3.0f);
+    for (int l = 0; l < 2; ++l) {
+      ASSERT_TRUE(a->append(l, k.data(), v.data(), 10 + p).is_ok());
+      ASSERT_TRUE(b->append(l, k.data(), v.data(), 10 + p).is_ok());
+    }
+  }
+  EvictionPlan plan;
+  plan.heads.push_back({1, 0, {1, 3, 4}});
+  ASSERT_TRUE(a->apply(plan).is_ok());
+  ASSERT_TRUE(b->apply(plan).is_ok());
+  EXPECT_EQ(a->kv_bytes_used(), b->kv_bytes_used());
+  for (int l = 0; l < 2; ++l) {
+    for (int h = 0; h < 2; ++h) {
+      ASSERT_EQ(a->length(l, h), b->length(l, h));
+      const size_t n = static_cast<size_t>(a->length(l, h));
+      EXPECT_EQ(std::memcmp(a->pos(l, h), b->pos(l, h), n * sizeof(int32_t)), 0);
+      EXPECT_EQ(std::memcmp(a->k(l, h), b->k(l, h), n * a->row_bytes()), 0);
+      EXPECT_EQ(std::memcmp(a->v(l, h), b->v(l, h), n * a->row_bytes()), 0);
+    }
+  }
+  EXPECT_EQ(b->pos(1, 0)[1], 13);
+  EXPECT_DEATH((void)b->acc_attn(0, 0), "");
+  EXPECT_DEATH((void)b->value_l1(0, 0), "");
+}
+
 // q8_0: 34 bytes per 32 values, rows equal to the reference quantizer's, norms from
 // the dequantized values; a head_dim that is not a multiple of 32 is refused.
 TEST(KvCache, Q8_0Storage) {

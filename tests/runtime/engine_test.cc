@@ -221,8 +221,10 @@ TEST_F(EngineSmol, PromptLogitsAreEveryRowOfTheForwardPass) {
 TEST_F(EngineSmol, AdmissionIsFifoAndThePoolBoundHolds) {
   const Case small{30, "full", "", "", 0.0f, 6}, big{250, "full", "", "", 0.0f, 6};
   const auto ps = prompt(small.prompt_words, 0), pb = prompt(big.prompt_words, 5);
-  const int64_t per_slot =
-      static_cast<int64_t>(kvcache::KvCache::bytes_for(model_->cache_config(1, kvcache::KvType::F16)));
+  // A full-cache request reserves a cache without attention statistics (nothing scores it).
+  kvcache::KvCacheConfig slot = model_->cache_config(1, kvcache::KvType::F16);
+  slot.statistics = false;
+  const int64_t per_slot = static_cast<int64_t>(kvcache::KvCache::bytes_for(slot));
   // Room for the small request and not the big one beside it; the big one alone fits.
   const int64_t limit = per_slot * static_cast<int64_t>(pb.size() + 6 + 4);
   auto e = Engine::create(*model_, *tok_, *pool_, engine_options(4, 512, limit));
@@ -239,6 +241,8 @@ TEST_F(EngineSmol, AdmissionIsFifoAndThePoolBoundHolds) {
   ASSERT_EQ(done.size(), 3u);
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ(done[i].id, static_cast<int64_t>(i + 1));  // FIFO, no overtaking
   for (const Completion& c : done) EXPECT_LE(c.kv_bytes_reserved, limit);
+  EXPECT_EQ(done[0].kv_bytes_reserved, per_slot * static_cast<int64_t>(ps.size() + 6));
+  EXPECT_EQ(done[1].kv_bytes_reserved, per_slot * static_cast<int64_t>(pb.size() + 6));
   EXPECT_LE((*e)->kv_pool().peak(), limit);
   EXPECT_EQ((*e)->kv_pool().used(), 0);
 }

@@ -37,7 +37,7 @@ struct KvCacheConfig {
   int head_dim = 0;
   int capacity = 0;  // slots per (layer, head)
   KvType type = KvType::F16;
-  int stat_rows = 1;  // rows of acc/window/last attention per slot (1 or the GQA group)
+  int stat_rows = 1;       // rows of acc/window/last attention per slot (1 or the GQA group)
   bool statistics = true;  // attention statistics and norms allocated and kept
 };
 
@@ -93,13 +93,23 @@ class KvCache {
   const void* v(int layer, int head) const { return kv_ptr(v_, layer, head); }
   const int32_t* pos(int layer, int head) const { return &pos_[slot0(layer, head)]; }
   float* acc_attn(int layer, int head) { return stats(acc_, stat0(layer, head), cfg_.statistics); }
-  const float* acc_attn(int layer, int head) const { return stats(acc_, stat0(layer, head), cfg_.statistics); }
+  const float* acc_attn(int layer, int head) const {
+    return stats(acc_, stat0(layer, head), cfg_.statistics);
+  }
   float* window_attn(int layer, int head) { return stats(win_, stat0(layer, head), cfg_.statistics); }
-  const float* window_attn(int layer, int head) const { return stats(win_, stat0(layer, head), cfg_.statistics); }
+  const float* window_attn(int layer, int head) const {
+    return stats(win_, stat0(layer, head), cfg_.statistics);
+  }
   float* last_attn(int layer, int head) { return stats(last_, stat0(layer, head), cfg_.statistics); }
-  const float* last_attn(int layer, int head) const { return stats(last_, stat0(layer, head), cfg_.statistics); }
-  const float* value_l1(int layer, int head) const { return stats(vl1_, slot0(layer, head), cfg_.statistics); }
-  const float* value_l2(int layer, int head) const { return stats(vl2_, slot0(layer, head), cfg_.statistics); }
+  const float* last_attn(int layer, int head) const {
+    return stats(last_, stat0(layer, head), cfg_.statistics);
+  }
+  const float* value_l1(int layer, int head) const {
+    return stats(vl1_, slot0(layer, head), cfg_.statistics);
+  }
+  const float* value_l2(int layer, int head) const {
+    return stats(vl2_, slot0(layer, head), cfg_.statistics);
+  }
   const float* key_l2(int layer, int head) const { return stats(kl2_, slot0(layer, head), cfg_.statistics); }
 
   // What create(cfg) allocates (K/V storage + metadata), without allocating: the

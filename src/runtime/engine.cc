@@ -150,7 +150,8 @@ void Engine::admit() {
 
 Status Engine::start(Waiting& w) {
   const double waited = w.since_submit.seconds();
-  VATP_ASSIGN_OR_RETURN(Sequence seq, Sequence::create(model_, sequence_options(w.req), w.plan.slots, w.plan.statistics));
+  VATP_ASSIGN_OR_RETURN(Sequence seq,
+                        Sequence::create(model_, sequence_options(w.req), w.plan.slots, w.plan.statistics));
   VATP_RETURN_IF_ERROR(seq.begin_policy(static_cast<int64_t>(w.req.prompt.size()), w.req.max_tokens));
   VATP_CHECK(static_cast<int64_t>(seq.cache().bytes_allocated()) <= w.bytes);
   for (int32_t id : w.req.prompt) seq.sampler().accept(id);

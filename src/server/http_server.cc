@@ -7,13 +7,35 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json_text.h"
+#include "policy/flags.h"
+#include "policy/registry.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
 
 namespace vatp::server {
+namespace embedded {
+extern const unsigned char k_index[];  // web/index.html (cmake/embed.cmake)
+extern const std::size_t k_index_size;
+}  // namespace embedded
+
 namespace {
 
 using nlohmann::json;
+
+// GET /v1/kv/policies: the registry's presets (name, description, resolved settings)
+// and scorers, so clients (the web page) offer exactly what `kv.policy` accepts.
+json policies_json() {
+  json presets = json::array(), scorers = json::array();
+  for (const policy::PresetInfo& p : policy::presets()) {
+    Result<policy::PolicyConfig> c = policy::preset(p.name);
+    presets.push_back({{"name", p.name},
+                       {"description", p.description},
+                       {"settings", c.is_ok() ? policy::describe(*c) : c.status().message()}});
+  }
+  for (const policy::ScorerInfo& sc : policy::scorers())
+    scorers.push_back({{"name", sc.name}, {"description", sc.description}});
+  return {{"object", "list"}, {"presets", presets}, {"scorers", scorers}};
+}
 
 // OpenAI's error shape: {"error": {"message", "type", "code", "param"}}.
 void send_error(httplib::Response& res, int status, const std::string& type, const std::string& code,
@@ -76,22 +98,61 @@ std::string sse(const json& j) {
 
 bool write(httplib::DataSink& sink, const std::string& s) { return sink.write(s.data(), s.size()); }
 
-// SSE: a role chunk (chat), a chunk per text piece, the finish chunk, usage if asked,
-// then [DONE]. While nothing comes, an SSE comment every second finds a vanished client.
-bool stream_events(const Generation& gen, httplib::DataSink& sink) {
-  const ResponseInfo& g = gen.info;
-  if (g.ep == Endpoint::kChat) {
+// One SSE response being written: what it has sent so far and how each chunk looks.
+struct SseWriter {
+  const ResponseInfo& g;
+  httplib::DataSink& sink;
+  size_t sent_logprobs = 0;  // generated tokens whose logprobs went out with a chunk
+  int64_t text_offset = 0;   // completions' logprobs.text_offset of the next token
+
+  bool send(const json& j) { return write(sink, sse(j)); }
+  json chunk(json choice) const {
     json j = envelope(g, true);
-    j["choices"] = json::array({{{"index", 0},
-                                 {"delta", {{"role", "assistant"}, {"content", ""}}},
-                                 {"finish_reason", nullptr},
-                                 {"logprobs", nullptr}}});
-    if (!write(sink, sse(j))) return false;
-  } else if (g.echo && !g.echo_text.empty()) {
-    json j = envelope(g, true);
-    j["choices"] = json::array({choice_json(g, g.echo_text, nullptr, true)});
-    if (!write(sink, sse(j))) return false;
+    j["choices"] = json::array({std::move(choice)});
+    return j;
   }
+  // Chat opens with the assistant's role; completions with echo with the prompt.
+  bool opening() {
+    if (g.ep == Endpoint::kChat) {
+      return send(chunk({{"index", 0},
+                         {"delta", {{"role", "assistant"}, {"content", ""}}},
+                         {"finish_reason", nullptr},
+                         {"logprobs", nullptr}}));
+    }
+    if (g.echo && !g.echo_text.empty()) return send(chunk(choice_json(g, g.echo_text, nullptr, true)));
+    return true;
+  }
+  bool text(const Event& e) {
+    json c = choice_json(g, e.text, nullptr, true);
+    if (g.logprobs >= 0) c["logprobs"] = chunk_logprobs(g, e.logprobs, &text_offset);
+    sent_logprobs += e.logprobs.size();
+    return send(chunk(std::move(c)));
+  }
+  // The finish chunk (with the logprobs of tokens a stop string withheld, never sent
+  // with a piece), then usage if asked.
+  bool finish(const Event& e) {
+    json c = choice_json(g, "", finish_of(e), true);
+    if (g.logprobs >= 0 && sent_logprobs < e.logprobs.size()) {
+      const std::vector<TokenLogprobs> rest(e.logprobs.begin() + static_cast<std::ptrdiff_t>(sent_logprobs),
+                                            e.logprobs.end());
+      c["logprobs"] = chunk_logprobs(g, rest, &text_offset);
+    }
+    json j = chunk(std::move(c));
+    if (g.include_usage) j["usage"] = nullptr;
+    if (!send(j)) return false;
+    if (!g.include_usage) return true;
+    json u = envelope(g, true);
+    u["choices"] = json::array();
+    u["usage"] = usage_json(e.completion, g.policy);
+    return send(u);
+  }
+};
+
+// SSE: the opening chunk, a chunk per text piece, the finish chunk, usage if asked, then
+// [DONE]. While nothing comes, an SSE comment every second finds a vanished client.
+bool stream_events(const Generation& gen, httplib::DataSink& sink) {
+  SseWriter w{gen.info, sink};
+  if (!w.opening()) return false;
   while (true) {
     std::optional<Event> e = gen.channel->next(std::chrono::milliseconds(1000));
     if (!e) {
@@ -99,23 +160,12 @@ bool stream_events(const Generation& gen, httplib::DataSink& sink) {
       continue;
     }
     if (e->kind == Event::Kind::kText) {
-      json j = envelope(g, true);
-      j["choices"] = json::array({choice_json(g, e->text, nullptr, true)});
-      if (!write(sink, sse(j))) return false;
+      if (!w.text(*e)) return false;
     } else if (e->kind == Event::Kind::kError) {
-      write(sink, sse(error_body(e->status)));
+      w.send(error_body(e->status));
       break;
     } else if (e->kind == Event::Kind::kDone) {
-      json j = envelope(g, true);
-      j["choices"] = json::array({choice_json(g, "", finish_of(*e), true)});
-      if (g.include_usage) j["usage"] = nullptr;
-      if (!write(sink, sse(j))) return false;
-      if (g.include_usage) {
-        json u = envelope(g, true);
-        u["choices"] = json::array();
-        u["usage"] = usage_json(e->completion, g.policy);
-        if (!write(sink, sse(u))) return false;
-      }
+      if (!w.finish(*e)) return false;
       break;
     }
   }
@@ -175,7 +225,8 @@ void HttpServer::stop() {
   if (http_) http_->stop();
 }
 
-void HttpServer::routes() {
+// Limits, authentication, and the error and exception handlers every route shares.
+void HttpServer::middleware() {
   httplib::Server& s = *http_;
   const int threads = std::max(opts_.http_threads, 4);
   s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
@@ -183,8 +234,10 @@ void HttpServer::routes() {
   s.set_read_timeout(30, 0);
   s.set_write_timeout(30, 0);
 
+  // /health and the page itself (static; it sends the key the user types) need no key.
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (opts_.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+    if (opts_.api_key.empty() || req.path == "/health" || req.path == "/")
+      return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     if (auth.rfind(prefix, 0) == 0 && same_key(auth.substr(prefix.size()), opts_.api_key))
@@ -217,7 +270,17 @@ void HttpServer::routes() {
     }
     send_error(res, 500, "server_error", "internal_error", what);
   });
+}
 
+void HttpServer::routes() {
+  middleware();
+  httplib::Server& s = *http_;
+  s.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(reinterpret_cast<const char*>(embedded::k_index), embedded::k_index_size,
+                    "text/html; charset=utf-8");
+  });
+  s.Get("/v1/kv/policies",
+        [](const httplib::Request&, httplib::Response& res) { send_json(res, policies_json()); });
   s.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     if (!ready_.load()) return send_error(res, 503, "server_error", "loading", "the model is loading");
     send_json(res, {{"status", "ok"}});

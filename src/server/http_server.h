@@ -65,6 +65,7 @@ class HttpServer {
   void stop();
 
  private:
+  void middleware();
   void routes();
   // The model context, or nullptr (after a 503) while loading.
   std::shared_ptr<ModelContext> model_or_503(httplib::Response& res) const;

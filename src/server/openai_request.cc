@@ -50,7 +50,7 @@ Result<int> top_count(const json& v, const char* name) {
 }
 
 // Chat: logprobs true|false, top_logprobs N (needs logprobs). Completions: logprobs N,
-// echo true|false. Not while streaming (yet).
+// echo true|false.
 Status take_logprob_fields(const json& logprobs, const json& top, const json& echo, Endpoint ep,
                            OpenAiRequest& r) {
   if (ep == Endpoint::kChat) {
@@ -72,8 +72,10 @@ Status take_logprob_fields(const json& logprobs, const json& top, const json& ec
       VATP_ASSIGN_OR_RETURN(r.logprobs, top_count(logprobs, "logprobs"));
     }
   }
-  if (r.logprobs >= 0 && r.stream)
-    return field_error("logprobs", "is not supported with \"stream\": true yet");
+  // Streaming sends each chunk's tokens with it; the prompt's (echo) would all have to
+  // come before the first chunk, which is sent before the prompt is read.
+  if (r.logprobs >= 0 && r.stream && r.echo)
+    return field_error("echo", "with \"logprobs\" is not supported while streaming (send \"stream\": false)");
   return Status::ok();
 }
 

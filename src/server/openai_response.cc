@@ -97,9 +97,9 @@ json chat_logprobs(const tokenizer::Tokenizer& tok, const std::vector<TokenLogpr
 
 // Offsets are byte positions of each token's piece in the concatenated pieces.
 json completion_logprobs(const tokenizer::Tokenizer& tok, const std::vector<TokenLogprobs>& prompt,
-                         const std::vector<TokenLogprobs>& generated) {
+                         const std::vector<TokenLogprobs>& generated, int64_t* text_offset) {
   json tokens = json::array(), lps = json::array(), tops = json::array(), offsets = json::array();
-  int64_t offset = 0;
+  int64_t& offset = *text_offset;
   auto add = [&](const TokenLogprobs& t) {
     const std::string piece = tok.token_to_piece(t.id, /*special=*/true);
     tokens.push_back(piece);
@@ -124,8 +124,14 @@ json completion_logprobs(const tokenizer::Tokenizer& tok, const std::vector<Toke
 
 json logprobs_json(const ResponseInfo& r, const std::vector<TokenLogprobs>& prompt,
                    const std::vector<TokenLogprobs>& generated) {
+  int64_t offset = 0;
   if (r.ep == Endpoint::kChat) return chat_logprobs(*r.tok, generated);
-  return completion_logprobs(*r.tok, prompt, generated);
+  return completion_logprobs(*r.tok, prompt, generated, &offset);
+}
+
+json chunk_logprobs(const ResponseInfo& r, const std::vector<TokenLogprobs>& tokens, int64_t* text_offset) {
+  if (r.ep == Endpoint::kChat) return chat_logprobs(*r.tok, tokens);
+  return completion_logprobs(*r.tok, {}, tokens, text_offset);
 }
 
 json final_response(const ResponseInfo& r, const Event& done) {

@@ -47,6 +47,10 @@ nlohmann::json final_response(const ResponseInfo& r, const Event& done);
 // top_logprobs}]}.
 nlohmann::json logprobs_json(const ResponseInfo& r, const std::vector<TokenLogprobs>& prompt,
                              const std::vector<TokenLogprobs>& generated);
+// The logprobs of one streaming chunk (its tokens only); completions' text_offset
+// continues from *text_offset, which advances past these tokens' pieces.
+nlohmann::json chunk_logprobs(const ResponseInfo& r, const std::vector<TokenLogprobs>& tokens,
+                              int64_t* text_offset);
 // {"error": {...}} for a failure after the request was accepted (streamed or in the body).
 nlohmann::json error_body(const Status& st);
 

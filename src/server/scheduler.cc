@@ -59,6 +59,7 @@ struct LogprobRecorder {
   std::vector<int32_t> prompt;
   std::vector<float> logits;  // a copy: sampling may change the engine's in place
   std::vector<TokenLogprobs> prompt_logprobs, logprobs;
+  size_t posted = 0;  // logprobs[0, posted) went out with text events
 
   static TokenLogprobs score(const float* l, int n_vocab, int32_t id, int n_top) {
     const runtime::LogNormalizer z = runtime::log_normalizer(l, n_vocab);
@@ -78,6 +79,12 @@ struct LogprobRecorder {
   void on_token(int32_t id) {
     if (id != runtime::kFlushId && !logits.empty())
       logprobs.push_back(score(logits.data(), n_vocab, id, n_top));
+  }
+  // The generated tokens' log-probabilities not yet sent with a piece of text.
+  std::vector<TokenLogprobs> take_unposted() {
+    std::vector<TokenLogprobs> out(logprobs.begin() + static_cast<std::ptrdiff_t>(posted), logprobs.end());
+    posted = logprobs.size();
+    return out;
   }
   // Installs the engine callbacks that feed this recorder (it must outlive the request).
   void attach(runtime::Request& r) {
@@ -218,7 +225,11 @@ void Scheduler::start(std::unique_ptr<Pending> p) {
     }
     l->last_token_at = now;
     std::string out = l->stop.push(piece);
-    if (!out.empty()) l->channel->post(text_event(std::move(out)));
+    if (!out.empty()) {
+      Event e = text_event(std::move(out));
+      e.logprobs = l->logprobs.take_unposted();
+      l->channel->post(std::move(e));
+    }
     return !l->stop.stopped() && !l->channel->cancelled();
   };
   const int64_t n_prompt = static_cast<int64_t>(p->req.prompt.size());
@@ -276,9 +287,10 @@ void Scheduler::log_finished(const runtime::Completion& c, const std::string& ou
   std::fprintf(log_,
                "vatp serve: request %lld %s: prompt %lld, completion %zu tokens, KV %.1f of %.1f KiB "
                "(%lld evicted), %.2f s\n",
-               static_cast<long long>(c.id), outcome.c_str(), static_cast<long long>(s.n_prompt), c.tokens.size(),
-               static_cast<double>(s.kv_bytes_used) / 1024.0, static_cast<double>(s.kv_bytes_full) / 1024.0,
-               static_cast<long long>(s.tokens_evicted), seconds);
+               static_cast<long long>(c.id), outcome.c_str(), static_cast<long long>(s.n_prompt),
+               c.tokens.size(), static_cast<double>(s.kv_bytes_used) / 1024.0,
+               static_cast<double>(s.kv_bytes_full) / 1024.0, static_cast<long long>(s.tokens_evicted),
+               seconds);
   std::fflush(log_);
 }
 
@@ -295,7 +307,11 @@ void Scheduler::deliver_completions() {
       l.channel->post(error_event(c.status));
     } else {
       std::string tail = l.stop.flush();
-      if (!tail.empty()) l.channel->post(text_event(std::move(tail)));
+      if (!tail.empty()) {
+        Event e = text_event(std::move(tail));
+        e.logprobs = l.logprobs.take_unposted();
+        l.channel->post(std::move(e));
+      }
       const bool cancelled = l.channel->cancelled();
       Event done = make_event(Event::Kind::kDone);
       done.text = l.stop.text();

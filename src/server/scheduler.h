@@ -53,7 +53,9 @@ struct Event {
   bool queue_full = false;         // kError: refused because --max-queue requests wait (503)
   std::string finish_reason;       // kDone: "stop" | "length"
   runtime::Completion completion;  // kDone
-  std::vector<TokenLogprobs> prompt_logprobs, logprobs;  // kDone, when asked for
+  // When asked for: kDone: the prompt's (echo) and every generated token's; kText: those
+  // of the tokens whose text this piece releases (streaming sends them with it).
+  std::vector<TokenLogprobs> prompt_logprobs, logprobs;
 };
 
 // One request's events, from the scheduler thread to its HTTP thread.

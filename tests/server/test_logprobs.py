@@ -84,6 +84,47 @@ def test_echo_streams_the_prompt_first(server):
     assert data[0]["choices"][0]["text"] == "The sea was"
 
 
+def stream_chunks(server, path, body):
+    with server.http() as h:
+        with h.stream("POST", path, json={**body, "stream": True}) as r:
+            assert r.status_code == 200
+            return [json.loads(line[6:]) for line in r.iter_lines()
+                    if line.startswith("data: ") and line != "data: [DONE]"]
+
+
+@pytest.mark.parametrize("stop", [None, " the"])
+def test_streamed_completion_logprobs_equal_the_whole_response(server, stop):
+    """Each chunk carries its tokens' logprobs; together (with the finish chunk's, for
+    tokens a stop string withheld) they are the non-streaming response's, offsets too."""
+    body = {"prompt": "Once upon a time", "max_tokens": 24, "temperature": 0, "logprobs": 2, "ignore_eos": True}
+    if stop:
+        body["stop"] = stop
+    whole = completion(server, **body)["choices"][0]
+    chunks = stream_chunks(server, "/v1/completions", body)
+    got = {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []}
+    for c in chunks:
+        lp = c["choices"][0]["logprobs"]
+        if lp:
+            for k in got:
+                got[k] += lp[k]
+    assert got == whole["logprobs"]
+    assert "".join(c["choices"][0]["text"] for c in chunks) == whole["text"]
+    assert len(got["tokens"]) > 0
+
+
+def test_streamed_chat_logprobs_through_the_openai_client(server):
+    args = dict(model="x", messages=[{"role": "user", "content": "Count to five."}], temperature=0, max_tokens=12,
+                logprobs=True, top_logprobs=3)
+    whole = server.client().chat.completions.create(**args).choices[0].logprobs.content
+    streamed = []
+    for chunk in server.client().chat.completions.create(stream=True, **args):
+        if chunk.choices and chunk.choices[0].logprobs and chunk.choices[0].logprobs.content:
+            streamed += chunk.choices[0].logprobs.content
+    assert [(t.token, t.logprob, [(a.token, a.logprob) for a in t.top_logprobs]) for t in streamed] == \
+        [(t.token, t.logprob, [(a.token, a.logprob) for a in t.top_logprobs]) for t in whole]
+    assert len(whole) > 0
+
+
 def test_chat_logprobs_through_the_openai_client(server):
     r = server.client().chat.completions.create(
         model="x", messages=[{"role": "user", "content": "Count to five."}], temperature=0, max_tokens=10,
@@ -101,7 +142,7 @@ def test_chat_logprobs_through_the_openai_client(server):
 @pytest.mark.parametrize("path,body", [
     ("/v1/completions", {"prompt": "hi", "logprobs": 21}),
     ("/v1/completions", {"prompt": "hi", "logprobs": True}),
-    ("/v1/completions", {"prompt": "hi", "logprobs": 2, "stream": True}),
+    ("/v1/completions", {"prompt": "hi", "logprobs": 2, "echo": True, "stream": True}),
     ("/v1/completions", {"prompt": "hi", "top_logprobs": 2}),
     ("/v1/completions", {"prompt": "hi", "echo": "yes"}),
     ("/v1/completions", {"prompt": [1, 99999999]}),

@@ -1,5 +1,6 @@
 #include "api/request_json.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -53,11 +54,17 @@ Result<std::string> kv_value(const json& v, const std::string& name) {
   return field_error(name, std::string("must be a string or an integer, got ") + v.type_name());
 }
 
-Status parse_kv(const json& kv, policy::PolicyFlags& f) {
+Status parse_kv(const json& kv, policy::PolicyFlags& f, bool& scope_context) {
   if (!kv.is_object()) return field_error("kv", std::string("must be an object, got ") + kv.type_name());
-  static const std::set<std::string> known = {"policy", "budget", "sinks",      "recent", "schedule",
-                                              "chunk",  "group",  "value_norm", "window", "seed"};
+  static const std::set<std::string> known = {"policy", "budget",     "sinks",  "recent", "schedule", "chunk",
+                                              "group",  "value_norm", "window", "seed",   "scope"};
   VATP_RETURN_IF_ERROR(check_known(kv, known, "kv."));
+  if (kv.contains("scope")) {
+    const json& sc = kv["scope"];
+    if (!sc.is_string() || (sc.get<std::string>() != "whole" && sc.get<std::string>() != "context"))
+      return field_error("kv.scope", "must be \"whole\" or \"context\"");
+    scope_context = sc.get<std::string>() == "context";
+  }
   const std::pair<const char*, std::optional<std::string>*> opt[] = {
       {"budget", &f.budget},     {"sinks", &f.sinks}, {"recent", &f.recent},
       {"schedule", &f.schedule}, {"chunk", &f.chunk}, {"group", &f.group},
@@ -170,12 +177,42 @@ Result<ParsedRequest> parse_request(const json& j, const RequestDefaults& d) {
     r.ignore_eos = j["ignore_eos"].get<bool>();
   }
   VATP_RETURN_IF_ERROR(parse_sampling(j, r.sampling));
-  if (j.contains("kv")) VATP_RETURN_IF_ERROR(parse_kv(j["kv"], r.kv));
+  if (j.contains("kv")) VATP_RETURN_IF_ERROR(parse_kv(j["kv"], r.kv, r.kv_scope_context));
+  if (r.kv_scope_context && (r.messages.size() < 2 || r.messages.back().role != "user")) {
+    return field_error("kv.scope",
+                       "\"context\" needs \"messages\" ending with the user's question after "
+                       "the conversation to compress (at least two messages)");
+  }
   Result<policy::PolicyConfig> cfg = policy::config_from_flags(r.kv);
   if (!cfg.is_ok()) return cfg.status().with_context("field \"kv\"");
   r.kv_policy = std::move(cfg).value();
   return r;
 }
+
+namespace {
+
+std::vector<int32_t> encode_chat(const tokenizer::Tokenizer& tok, const tokenizer::ChatFormat& chat,
+                                 const std::vector<tokenizer::ChatMessage>& msgs, bool generation_prompt) {
+  const std::string text = tokenizer::apply_chat_template(chat, msgs, generation_prompt);
+  return tok.encode(text, /*add_special=*/true, /*parse_special=*/true);
+}
+
+// kv.scope "context": the tokens of the last message (and the assistant's header after
+// it) are those the conversation before it does not already have. The template must
+// render that conversation as a token prefix of the whole; otherwise there is no clean
+// cut and the request is refused rather than split somewhere arbitrary.
+Result<int64_t> question_tokens(const ParsedRequest& r, const tokenizer::Tokenizer& tok,
+                                const tokenizer::ChatFormat& chat, const std::vector<int32_t>& whole) {
+  const std::vector<tokenizer::ChatMessage> before(r.messages.begin(), r.messages.end() - 1);
+  const std::vector<int32_t> context = encode_chat(tok, chat, before, false);
+  if (context.size() >= whole.size() || !std::equal(context.begin(), context.end(), whole.begin()))
+    return field_error("kv.scope",
+                       "the chat template does not render the conversation before the last message as a "
+                       "prefix of the whole, so the question cannot be split off (use \"scope\": \"whole\")");
+  return static_cast<int64_t>(whole.size() - context.size());
+}
+
+}  // namespace
 
 Result<runtime::Request> engine_request(const ParsedRequest& r, const tokenizer::Tokenizer& tok,
                                         const tokenizer::ChatFormat* chat) {
@@ -192,9 +229,10 @@ Result<runtime::Request> engine_request(const ParsedRequest& r, const tokenizer:
     out.prompt = tok.encode(*r.prompt, /*add_special=*/true, /*parse_special=*/false);
   } else {
     if (chat == nullptr) return invalid_argument("messages need a chat template and none was given");
-    const std::string text =
-        tokenizer::apply_chat_template(*chat, r.messages, /*add_generation_prompt=*/true);
-    out.prompt = tok.encode(text, /*add_special=*/true, /*parse_special=*/true);
+    out.prompt = encode_chat(tok, *chat, r.messages, true);
+    if (r.kv_scope_context) {
+      VATP_ASSIGN_OR_RETURN(out.n_question, question_tokens(r, tok, *chat, out.prompt));
+    }
   }
   out.max_tokens = r.max_tokens;
   out.sampling = r.sampling;

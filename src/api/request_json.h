@@ -4,7 +4,10 @@
 //    "max_tokens" | "max_completion_tokens": N, "temperature", "top_p", "top_k", "min_p",
 //    "repeat_penalty", "repeat_last_n", "seed", "ignore_eos",
 //    "kv": {"policy", "budget", "sinks", "recent", "schedule", "chunk", "group",
-//           "value_norm", "window", "seed"}}
+//           "value_norm", "window", "seed", "scope"}}
+// kv.scope: "whole" (default: the policy compresses the whole prompt) or "context"
+// (messages only: the conversation before the last user message is compressed, that
+// message — the question — and the answer are appended uncompressed; Request::n_question).
 // Fields not given keep the command line's defaults. Unknown fields and wrong types are
 // errors naming the field ("field \"kv.budget\": ...").
 #pragma once
@@ -38,6 +41,7 @@ struct ParsedRequest {
   runtime::SamplerParams sampling;
   policy::PolicyFlags kv;
   policy::PolicyConfig kv_policy;  // kv resolved (preset + overrides), values checked
+  bool kv_scope_context = false;   // kv.scope "context"
 };
 
 // invalid_argument naming the field; the caller adds file and line.

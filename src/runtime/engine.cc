@@ -87,11 +87,22 @@ Result<int64_t> Engine::submit(Request r) {
   VATP_RETURN_IF_ERROR(validate(so));
   const int64_t n = static_cast<int64_t>(r.prompt.size());
   VATP_RETURN_IF_ERROR(check_context_fits(so, 0, n, r.max_tokens));
+  if (r.n_question < 0 || r.n_question >= n) {
+    return invalid_argument("the question (" + std::to_string(r.n_question) +
+                            " tokens) must leave a context of " + "at least one token before it in the " +
+                            std::to_string(n) + "-token prompt");
+  }
+  // Nothing is evicted after the context: prompt and generation must fit as they are.
+  if (r.n_question > 0 && n + r.max_tokens > so.n_ctx) {
+    return out_of_range("the prompt (" + std::to_string(n) + " tokens) plus " + std::to_string(r.max_tokens) +
+                        " tokens to generate do not fit in the context of " + std::to_string(so.n_ctx) +
+                        " tokens (with the question kept whole nothing is evicted after the context)");
+  }
   for (int32_t id : r.prompt) {
     if (id < 0 || id >= model_.config().n_vocab)
       return out_of_range("token id " + std::to_string(id) + " outside the vocabulary");
   }
-  VATP_ASSIGN_OR_RETURN(Sequence::CachePlan plan, Sequence::plan_cache(so, n, r.max_tokens));
+  VATP_ASSIGN_OR_RETURN(Sequence::CachePlan plan, Sequence::plan_cache(so, n, r.max_tokens, r.n_question));
   kvcache::KvCacheConfig cc = model_.cache_config(plan.slots, opts_.kv_type, plan.per_query_head);
   cc.statistics = plan.statistics;
   const int64_t bytes = static_cast<int64_t>(kvcache::KvCache::bytes_for(cc));
@@ -152,7 +163,8 @@ Status Engine::start(Waiting& w) {
   const double waited = w.since_submit.seconds();
   VATP_ASSIGN_OR_RETURN(Sequence seq,
                         Sequence::create(model_, sequence_options(w.req), w.plan.slots, w.plan.statistics));
-  VATP_RETURN_IF_ERROR(seq.begin_policy(static_cast<int64_t>(w.req.prompt.size()), w.req.max_tokens));
+  VATP_RETURN_IF_ERROR(seq.begin_policy(static_cast<int64_t>(w.req.prompt.size()) - w.req.n_question,
+                                        w.req.max_tokens, w.req.n_question));
   VATP_CHECK(static_cast<int64_t>(seq.cache().bytes_allocated()) <= w.bytes);
   for (int32_t id : w.req.prompt) seq.sampler().accept(id);
   auto a = std::make_unique<Active>(w.id, std::move(w.req), std::move(seq), tok_);
@@ -232,7 +244,7 @@ Status Engine::build_step() {
   for (auto& a : active_) {
     const int64_t n = static_cast<int64_t>(a->req.prompt.size());
     if (a->done || a->prompt_done >= n) continue;
-    const int64_t len = a->seq.prefill_piece(a->prompt_done, n);
+    const int64_t len = a->seq.prefill_piece(a->prompt_done, piece_end(*a));
     if (prefill_rows > 0 && n_decode + prefill_rows + len > opts_.batch_tokens) break;
     const auto ids = std::span<const int32_t>(a->req.prompt)
                          .subspan(static_cast<size_t>(a->prompt_done), static_cast<size_t>(len));
@@ -307,8 +319,10 @@ void Engine::after_forward(Active& a, double step_seconds) {
   } else {
     s.decode_seconds += step_seconds;
     s.n_decoded += 1;
-    const Status st = a.seq.evict(policy::Phase::kDecodeStep);
-    if (!st.is_ok()) return finish(a, StopReason::kNone, st);
+    if (a.req.n_question == 0) {  // with the question kept whole nothing is evicted after the context
+      const Status st = a.seq.evict(policy::Phase::kDecodeStep);
+      if (!st.is_ok()) return finish(a, StopReason::kNone, st);
+    }
     a.seq.update_kv_stats();
   }
   if (a.req.on_logits) a.req.on_logits(a.seq.logits());
@@ -325,12 +339,23 @@ Status Engine::after_prefill_piece(Active& a, double step_seconds) {
   a.seq.update_kv_stats();
   const KvEvictor* e = a.seq.evictor();
   if (e == nullptr) return Status::ok();
-  if (a.prompt_done < n) {
+  // The policy's prompt is the context (all of it unless a question is kept whole).
+  const int64_t context = n - a.req.n_question;
+  if (a.prompt_done < context) {
     if (a.prompt_done % e->prefill_chunk() == 0) return a.seq.evict(policy::Phase::kPrefillChunk);
     return Status::ok();
   }
+  if (a.prompt_done > context) return Status::ok();  // the question: appended whole
   a.seq.end_prefill();
   return a.seq.evict(policy::Phase::kPrefillEnd);
+}
+
+// Where the next prefill piece must stop: the end of the context while the policy still
+// compresses it (its last piece ends exactly there), then the end of the prompt.
+int64_t Engine::piece_end(const Active& a) const {
+  const int64_t n = static_cast<int64_t>(a.req.prompt.size());
+  const int64_t context = n - a.req.n_question;
+  return a.prompt_done < context && a.seq.evictor() != nullptr ? context : n;
 }
 
 // The loop body of Session::continue_generation, one token at a time.

@@ -56,7 +56,13 @@ struct Request {
   SamplerParams sampling;
   policy::PolicyConfig kv_policy;
   bool ignore_eos = false;  // end-of-generation tokens do not stop it (benchmarks)
-  TokenCallback on_token;   // optional: each token's text as it comes; false stops
+  // The question-agnostic protocol (kv.scope "context", kvpress's): the last n_question
+  // prompt tokens are the question. With an evicting policy the context before them is
+  // compressed as if it were the whole prompt (per chunk with the chunked schedule, and
+  // at its end); the question and the generated tokens are then appended uncompressed.
+  // 0: the whole prompt is compressed (the VATP paper's protocol).
+  int64_t n_question = 0;
+  TokenCallback on_token;  // optional: each token's text as it comes; false stops
   // Optional: the logits each token is sampled from ([n_vocab], before sampling).
   std::function<void(const float* logits)> on_logits;
   // Optional: the logits at every prompt position, in order, as the prefill computes
@@ -140,6 +146,7 @@ class Engine {
   Status start(Waiting& w);
   Status build_step();
   void after_forward(Active& a, double step_seconds);
+  int64_t piece_end(const Active& a) const;
   Status after_prefill_piece(Active& a, double step_seconds);
   void after_sample(Active& a, int32_t id);
   void finish(Active& a, StopReason why, Status status = Status::ok());

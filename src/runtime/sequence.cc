@@ -63,8 +63,17 @@ Sequence::Sequence(const model::Model& model, const SequenceOptions& opts, kvcac
 namespace {
 
 // The evictor's peak, tightened by a known generation length: a one-shot policy's cache
-// grows from its budget by one slot per generated token, not up to the context.
-int64_t peak_slots(const KvEvictor& e, int64_t prompt_len, int n_predict, int64_t n_ctx) {
+// grows from its budget by one slot per generated token, not up to the context. With
+// n_appended tokens kept whole after the prompt (nothing evicted after it): the prompt's
+// own peak (budget + chunk when chunked, else the whole prompt), or the budget plus what
+// is appended and generated, whichever is more.
+int64_t peak_slots(const KvEvictor& e, int64_t prompt_len, int n_predict, int64_t n_ctx, int64_t n_appended) {
+  if (n_appended > 0) {
+    const policy::PolicyConfig& c = e.config();
+    const int64_t during =
+        c.schedule == policy::Schedule::kChunked ? e.split().total + std::max(c.chunk, 1) : prompt_len;
+    return std::min(n_ctx, std::max(during, e.split().total + n_appended + std::max(n_predict, 0)));
+  }
   int64_t cap = std::min<int64_t>(e.capacity(), n_ctx);
   if (n_predict >= 0 && e.config().schedule == policy::Schedule::kOneShot)
     cap = std::min(cap, std::max(prompt_len, e.split().total + n_predict));
@@ -74,11 +83,13 @@ int64_t peak_slots(const KvEvictor& e, int64_t prompt_len, int n_predict, int64_
 }  // namespace
 
 Result<Sequence::CachePlan> Sequence::plan_cache(const SequenceOptions& opts, int64_t prompt_len,
-                                                 int n_predict) {
+                                                 int n_predict, int64_t n_question) {
   if (!opts.kv_policy.evict)
     return CachePlan{static_cast<int>(std::min<int64_t>(prompt_len + n_predict, opts.n_ctx)), false, false};
-  VATP_ASSIGN_OR_RETURN(KvEvictor e, KvEvictor::create(opts.kv_policy, prompt_len, opts.n_ctx));
-  return CachePlan{static_cast<int>(peak_slots(e, prompt_len, n_predict, opts.n_ctx)), e.per_query_head()};
+  const int64_t context = prompt_len - n_question;
+  VATP_ASSIGN_OR_RETURN(KvEvictor e, KvEvictor::create(opts.kv_policy, context, opts.n_ctx));
+  return CachePlan{static_cast<int>(peak_slots(e, context, n_predict, opts.n_ctx, n_question)),
+                   e.per_query_head()};
 }
 
 void Sequence::reset() {
@@ -121,14 +132,14 @@ Status Sequence::check_fits(int64_t n_prompt, int n_predict) const {
   return check_context_fits(opts_, start, n_prompt, n_predict);
 }
 
-Status Sequence::begin_policy(int64_t prompt_len, int n_predict) {
+Status Sequence::begin_policy(int64_t prompt_len, int n_predict, int64_t n_appended) {
   evictor_.reset();
   prompt_len_ = prompt_len;
   if (!opts_.kv_policy.evict) return Status::ok();
   VATP_ASSIGN_OR_RETURN(KvEvictor e, KvEvictor::create(opts_.kv_policy, prompt_len, opts_.n_ctx));
   if (n_past_ != 0) return invalid_argument("a KV policy must be set up before the first token");
   // The cache holds the policy's peak, not the context: this is where memory is saved.
-  const int64_t cap = peak_slots(e, prompt_len, n_predict, opts_.n_ctx);
+  const int64_t cap = peak_slots(e, prompt_len, n_predict, opts_.n_ctx, n_appended);
   VATP_ASSIGN_OR_RETURN(cache_, model_->make_cache(static_cast<int>(cap), opts_.kv_type, e.per_query_head()));
   evictor_.emplace(std::move(e));
   update_kv_stats();

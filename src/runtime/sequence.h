@@ -84,7 +84,10 @@ class Sequence {
     bool per_query_head = false;
     bool statistics = true;  // false for a full cache: nothing scores it
   };
-  static Result<CachePlan> plan_cache(const SequenceOptions& opts, int64_t prompt_len, int n_predict);
+  // With n_question > 0 (Request::n_question) the policy governs the first
+  // prompt_len - n_question tokens and the rest, with the generation, come on top.
+  static Result<CachePlan> plan_cache(const SequenceOptions& opts, int64_t prompt_len, int n_predict,
+                                      int64_t n_question = 0);
 
   // out_of_range unless n_prompt more tokens plus n_predict generated ones fit in the
   // context after n_past() (and the prompt alone leaves room).
@@ -92,7 +95,10 @@ class Sequence {
   // Sets up the KV policy for a prompt of prompt_len tokens (validation, cache sized for
   // the budget; with n_predict >= 0 a one-shot policy's cache holds budget + n_predict
   // rather than growing to n_ctx). Before the first token only. No-op for "full".
-  Status begin_policy(int64_t prompt_len, int n_predict = -1);
+  // n_appended: tokens that will follow the prompt uncompressed before generation (the
+  // question of Request::n_question); the cache holds them and n_predict beside the budget,
+  // since nothing is evicted after the prompt.
+  Status begin_policy(int64_t prompt_len, int n_predict = -1, int64_t n_appended = 0);
   // Re-allocates a full cache for exactly `slots` slots (before the first token).
   Status resize_cache(int slots);
 

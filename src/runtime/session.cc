@@ -76,8 +76,8 @@ Status Session::prefill(std::span<const int32_t> ids) {
   return Status::ok();
 }
 
-Status Session::begin_policy(int64_t prompt_len, int n_predict) {
-  return seq_.begin_policy(prompt_len, n_predict);
+Status Session::begin_policy(int64_t prompt_len, int n_predict, int64_t n_appended) {
+  return seq_.begin_policy(prompt_len, n_predict, n_appended);
 }
 
 int32_t Session::sample_next() { return seq_.sample_next(); }

@@ -138,7 +138,7 @@ class Session {
   // re-allocates the cache for the budget and prepares eviction. generate() calls it;
   // callers driving prefill/decode_step themselves call it first. No-op for "full".
   // With n_predict >= 0 a one-shot policy's cache is sized for budget + n_predict.
-  Status begin_policy(int64_t prompt_len, int n_predict = -1);
+  Status begin_policy(int64_t prompt_len, int n_predict = -1, int64_t n_appended = 0);
   const KvEvictor* evictor() const { return seq_.evictor(); }
   const Sequence& sequence() const { return seq_; }
 

@@ -99,6 +99,28 @@ TEST(RequestJson, RefusalsNameTheField) {
   const std::string bad_policy = error_of(R"({"prompt": "a", "kv": {"policy": "nope"}})");
   EXPECT_EQ(bad_policy.rfind("field \"kv\": ", 0), 0u) << bad_policy;
   EXPECT_NE(bad_policy.find("nope"), std::string::npos) << bad_policy;
+  EXPECT_EQ(error_of(R"({"prompt": "a", "kv": {"scope": "all"}})"),
+            "field \"kv.scope\": must be \"whole\" or \"context\"");
+  const std::string needs =
+      "field \"kv.scope\": \"context\" needs \"messages\" ending with the user's question "
+      "after the conversation to compress (at least two messages)";
+  EXPECT_EQ(error_of(R"({"prompt": "a", "kv": {"scope": "context"}})"), needs);
+  EXPECT_EQ(error_of(R"({"messages": [{"role": "user", "content": "q"}], "kv": {"scope": "context"}})"),
+            needs);
+  EXPECT_EQ(
+      error_of(R"({"messages": [{"role": "user", "content": "d"}, {"role": "assistant", "content": "a"}],
+                         "kv": {"scope": "context"}})"),
+      needs);
+}
+
+TEST(RequestJson, ScopeContextIsRead) {
+  auto r = parse(R"({"messages": [{"role": "user", "content": "doc"}, {"role": "user", "content": "q?"}],
+                     "kv": {"policy": "vatp", "scope": "context"}})");
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_TRUE(r->kv_scope_context);
+  auto w = parse(R"({"messages": [{"role": "user", "content": "q?"}], "kv": {"scope": "whole"}})");
+  ASSERT_TRUE(w.is_ok());
+  EXPECT_FALSE(w->kv_scope_context);
 }
 
 }  // namespace

@@ -299,5 +299,80 @@ TEST_F(EngineSmol, CancelFreesMemoryAtOnce) {
   EXPECT_EQ((*e)->kv_pool().used(), 0);
 }
 
+// kv.scope "context": the engine compresses the context, then appends the question and
+// the generation uncompressed — the same as driving a Session by hand: the policy set
+// up for the context, prefill(context) with its evictions, the question's rows, then
+// each generated token fed back without eviction. Bit for bit, beside another sequence.
+TEST_F(EngineSmol, QuestionKeptWholeEqualsPrefillContextEvictThenAppend) {
+  const auto p = prompt(300, 40);
+  const int64_t n = static_cast<int64_t>(p.size()), q = 30;
+  for (const Case& c : {Case{0, "vatp", "64", "chunked", 0.0f, 8}, Case{0, "snapkv", "0.25", "", 0.7f, 8}}) {
+    SCOPED_TRACE(c.policy);
+    // By hand.
+    SessionOptions o;
+    o.n_ctx = kCtx;
+    o.n_batch = kBatch;
+    o.sampling = sampling_of(c, 7);
+    o.kv_policy = policy_of(c);
+    auto s = Session::create(*model_, *tok_, *pool_, o);
+    ASSERT_TRUE(s.is_ok());
+    ASSERT_TRUE((*s)->begin_policy(n - q, c.max_tokens, q).is_ok());
+    ASSERT_TRUE((*s)->prefill(std::span<const int32_t>(p).first(static_cast<size_t>(n - q))).is_ok());
+    const int64_t evicted_by_context = (*s)->stats().tokens_evicted;
+    ASSERT_GT(evicted_by_context, 0);
+    ASSERT_TRUE((*s)->prefill_chunk(std::span<const int32_t>(p).last(static_cast<size_t>(q)), true).is_ok());
+    for (int32_t id : p) (*s)->sampler().accept(id);  // the penalties' history, as the engine keeps it
+    Trace alone;
+    for (int i = 0; i < c.max_tokens; ++i) {
+      alone.logits.push_back(hash_logits((*s)->last_logits(), (*s)->n_vocab()));
+      const int32_t id = (*s)->sample_next();
+      alone.tokens.push_back(id);
+      if (i + 1 < c.max_tokens) {
+        ASSERT_TRUE((*s)->prefill_chunk(std::span<const int32_t>(&id, 1), true).is_ok());
+      }
+    }
+    EXPECT_EQ((*s)->stats().tokens_evicted, evicted_by_context);  // nothing after the context
+    // On the engine, beside another sequence.
+    auto e = Engine::create(*model_, *tok_, *pool_, engine_options(3, 96));
+    ASSERT_TRUE(e.is_ok());
+    Trace got, other;
+    Request r = request_of(p, c, 7, &got);
+    r.n_question = q;
+    ASSERT_TRUE((*e)->submit(std::move(r)).is_ok());
+    ASSERT_TRUE((*e)->submit(request_of(prompt(200, 900), kMixed[1], 3, &other)).is_ok());
+    std::vector<Completion> done = drain(**e);
+    ASSERT_EQ(done.size(), 2u);
+    const Completion& mine = done[0].id == 1 ? done[0] : done[1];
+    ASSERT_TRUE(mine.status.is_ok()) << mine.status.to_string();
+    EXPECT_EQ(mine.tokens, alone.tokens);
+    EXPECT_EQ(got.logits, alone.logits);
+    EXPECT_EQ(mine.stats.tokens_evicted, evicted_by_context);
+  }
+}
+
+TEST_F(EngineSmol, QuestionKeptWholeIsChecked) {
+  const auto p = prompt(100, 0);
+  EngineOptions o = engine_options(2, 96);
+  o.kv_rerotate = true;  // a decode-evicting policy's positions are then unbounded
+  auto e = Engine::create(*model_, *tok_, *pool_, o);
+  ASSERT_TRUE(e.is_ok());
+  Trace t;
+  Request fits_whole = request_of(p, Case{0, "vatp", "48", "", 0.0f, kCtx}, 1, &t);
+  {
+    auto ok = (*e)->submit(fits_whole);  // evicting while decoding: any length
+    EXPECT_TRUE(ok.is_ok()) << ok.status().to_string();
+  }
+  Request whole = request_of(p, Case{0, "vatp", "32", "", 0.0f, 4}, 1, &t);
+  whole.n_question = static_cast<int64_t>(p.size());
+  EXPECT_EQ((*e)->submit(whole).status().code(), StatusCode::kInvalidArgument);
+  // Nothing is evicted after the context, so prompt + generation must fit the context.
+  Request big = request_of(p, Case{0, "vatp", "48", "", 0.0f, kCtx}, 1, &t);
+  big.n_question = 10;
+  auto r = (*e)->submit(big);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kOutOfRange);
+  EXPECT_NE(r.status().message().find("question kept whole"), std::string::npos) << r.status().to_string();
+}
+
 }  // namespace
 }  // namespace vatp::runtime

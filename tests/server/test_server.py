@@ -107,6 +107,34 @@ def test_per_request_kv_policy(server):
     assert j["choices"][0]["message"]["content"] == r.choices[0].message.content
 
 
+def test_kv_scope_context_keeps_the_question_whole(server):
+    """kv.scope "context": the conversation before the last user message is compressed to
+    the budget, the question and the answer are appended whole (kvpress's protocol)."""
+    question = "Which village did the red fox come from? Answer briefly."
+    msgs = [{"role": "user", "content": LONG[:4000]}, {"role": "assistant", "content": "I have read the notes."},
+            {"role": "user", "content": question}]
+    c = server.client()
+
+    def held_tokens(scope):
+        r = c.chat.completions.create(model="x", messages=msgs, **greedy(max_tokens=6),
+                                      extra_body={"kv": {"policy": "vatp", "budget": 128, "scope": scope}})
+        kv, n = r.usage.model_extra["kv"], r.usage.prompt_tokens + r.usage.completion_tokens - 1
+        assert kv["tokens_evicted"] > 0
+        return kv["bytes_held"] * n / kv["bytes_full_cache"], r.usage.completion_tokens
+
+    whole, _ = held_tokens("whole")
+    assert whole == pytest.approx(128, abs=0.5)  # vatp keeps its budget while decoding
+    context, generated = held_tokens("context")
+    with server.http() as h:
+        q = len(h.post("/tokenize", json={"content": f"<|im_start|>user\n{question}<|im_end|>\n"
+                                                     "<|im_start|>assistant\n"}).json()["tokens"])
+    # The budget, then the question (SmolLM2's ChatML turn) and the fed-back tokens on top.
+    assert context == pytest.approx(128 + q + generated - 1, abs=0.5)
+    with server.http() as h:
+        r = h.post("/v1/completions", json={"prompt": "x", "kv": {"policy": "vatp", "scope": "context"}})
+        assert r.status_code == 400 and "kv.scope" in r.json()["error"]["message"]
+
+
 def test_concurrent_equals_sequential(server):
     """16 clients at once get exactly the answers each gets alone (batch invariance)."""
     policies = [None, {"policy": "vatp", "budget": 0.5, "sinks": 4, "recent": 8}, {"policy": "h2o", "budget": 32},
@@ -161,10 +189,8 @@ def test_slots_show_the_live_sequences(server):
                 if len(seen) == 4:
                     break
             j = h.get("/slots").json()
-            if len(j["slots"]) != 1:
-                rest = list(r.iter_lines())
-                print("DEBUG", j, seen, rest[-3:], len(rest), "".join(server.log[-6:]))
-        assert len(j["slots"]) == 1, (j, seen)
+        if len(j["slots"]) != 1:  # a rare flake under investigation: say everything (pytest.fail is not cut)
+            pytest.fail(f"/slots: {j}\nstream so far: {seen}\nserver log: {''.join(server.log[-6:])}")
         slot = j["slots"][0]
         assert slot["state"] == "decode" and slot["policy"] == "vatp" and slot["generated"] >= 3
         assert slot["prompt_done"] == slot["prompt_tokens"] > 300

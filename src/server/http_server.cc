@@ -338,11 +338,75 @@ std::optional<OpenAiRequest> parse_or_400(const httplib::Request& req, Endpoint 
 }
 
 // The text echo puts before the completion: the prompt as given, or its ids decoded.
-std::string echo_text(const OpenAiRequest& r, const tokenizer::Tokenizer& tok) {
-  if (!r.echo) return {};
-  if (r.req.prompt) return *r.req.prompt;
-  Result<std::string> text = tok.decode(*r.req.prompt_ids, /*special=*/true);
+std::string echo_text(bool echo, const api::ParsedRequest& r, const tokenizer::Tokenizer& tok) {
+  if (!echo) return {};
+  if (r.prompt) return *r.prompt;
+  if (!r.prompt_ids) return {};
+  Result<std::string> text = tok.decode(*r.prompt_ids, /*special=*/true);
   return text.is_ok() ? *text : std::string();
+}
+
+// What every response chunk of this request carries (its id, model, options).
+ResponseInfo response_info(Endpoint ep, const OpenAiRequest& r, const ModelContext& m,
+                           const std::string& alias) {
+  static std::atomic<int64_t> next_id{1};
+  ResponseInfo info;
+  info.ep = ep;
+  info.id = std::string(ep == Endpoint::kChat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id.fetch_add(1));
+  info.model = r.model.empty() ? alias : r.model;
+  info.created = static_cast<int64_t>(std::time(nullptr));
+  info.include_usage = r.include_usage;
+  info.policy = r.req.kv.policy;
+  info.logprobs = r.logprobs;
+  info.echo = r.echo;
+  info.tok = m.tok;
+  return info;
+}
+
+// Adds one choice's usage into the sum of a batched request's.
+void add_usage(json& sum, const json& u) {
+  if (sum.is_null()) {
+    sum = u;
+    return;
+  }
+  for (const char* k : {"prompt_tokens", "completion_tokens", "total_tokens"})
+    sum[k] = sum[k].get<int64_t>() + u[k].get<int64_t>();
+  for (auto& [k, v] : sum["kv"].items()) {
+    if (v.is_number_integer()) v = v.get<int64_t>() + u["kv"][k].get<int64_t>();
+  }
+}
+
+// Several prompts (completions): one body when all are done, choices in prompt order,
+// usage summed; a space every half second meanwhile, as for one prompt.
+bool respond_batch_when_done(const std::vector<std::shared_ptr<Generation>>& gens, httplib::DataSink& sink) {
+  json choices = json::array(), usage;
+  for (size_t i = 0; i < gens.size(); ++i) {
+    while (true) {
+      std::optional<Event> e = gens[i]->channel->next(std::chrono::milliseconds(500));
+      if (!e) {
+        if (!write(sink, " ")) return false;
+        continue;
+      }
+      if (e->kind == Event::Kind::kText) continue;
+      if (e->kind == Event::Kind::kError) {
+        write(sink, error_body(e->status.with_context("prompt[" + std::to_string(i) + "]")).dump());
+        sink.done();
+        return true;
+      }
+      json one = final_response(gens[i]->info, *e);
+      json c = std::move(one["choices"][0]);
+      c["index"] = i;
+      choices.push_back(std::move(c));
+      add_usage(usage, one["usage"]);
+      break;
+    }
+  }
+  json body = envelope(gens[0]->info, false);
+  body["choices"] = std::move(choices);
+  body["usage"] = std::move(usage);
+  write(sink, body.dump(-1, ' ', false, json::error_handler_t::replace));
+  sink.done();
+  return true;
 }
 
 }  // namespace
@@ -358,35 +422,44 @@ void HttpServer::generate(Endpoint ep, const httplib::Request& req, httplib::Res
   }
   std::optional<OpenAiRequest> r = parse_or_400(req, ep, opts_.defaults, metrics_, res);
   if (!r) return;
-  Result<runtime::Request> rq = api::engine_request(r->req, *m->tok, &m->chat);
-  if (!rq.is_ok()) {
-    metrics_.add_rejected(400);
-    return send_error(res, 400, "invalid_request_error", "invalid_value", rq.status().message());
+  const ResponseInfo info = response_info(ep, *r, *m, opts_.model_name);
+  std::vector<std::shared_ptr<Generation>> gens;
+  const std::vector<api::ParsedRequest> one{r->req};
+  const std::vector<api::ParsedRequest>& prompts = r->batch.empty() ? one : r->batch;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    Result<runtime::Request> rq = api::engine_request(prompts[i], *m->tok, &m->chat);
+    if (!rq.is_ok()) {
+      metrics_.add_rejected(400);
+      const Status st =
+          prompts.size() > 1 ? rq.status().with_context("prompt[" + std::to_string(i) + "]") : rq.status();
+      return send_error(res, 400, "invalid_request_error", "invalid_value", st.message());
+    }
+    auto g = std::make_shared<Generation>();
+    g->info = info;
+    g->info.echo_text = echo_text(r->echo, prompts[i], *m->tok);
+    g->channel = m->scheduler->submit(std::move(rq).value(),
+                                      SubmitOptions{r->stop, r->logprobs, r->echo && r->logprobs >= 0});
+    g->guard = std::make_shared<Generation::CancelOnDrop>(g->channel);
+    gens.push_back(std::move(g));
   }
-  auto g = std::make_shared<Generation>();
-  g->info.echo_text = echo_text(*r, *m->tok);
-  g->channel = m->scheduler->submit(
-      std::move(rq).value(), SubmitOptions{std::move(r->stop), r->logprobs, r->echo && r->logprobs >= 0});
-  g->guard = std::make_shared<Generation::CancelOnDrop>(g->channel);
-  std::optional<Event> first;
-  while (!(first = g->channel->next(std::chrono::milliseconds(1000)))) {
+  // Every prompt accepted, or the first refusal answers (the others are cancelled).
+  for (const auto& g : gens) {
+    std::optional<Event> first;
+    while (!(first = g->channel->next(std::chrono::milliseconds(1000)))) {
+    }
+    if (first->kind == Event::Kind::kError) {
+      const int status = first->queue_full ? 503 : first->status.code() == StatusCode::kInternal ? 500 : 400;
+      metrics_.add_rejected(status);
+      return send_status_error(res, first->status, first->queue_full);
+    }
   }
-  if (first->kind == Event::Kind::kError) {
-    const int status = first->queue_full ? 503 : first->status.code() == StatusCode::kInternal ? 500 : 400;
-    metrics_.add_rejected(status);
-    return send_status_error(res, first->status, first->queue_full);
+  if (gens.size() > 1) {
+    res.set_chunked_content_provider("application/json", [gens](size_t, httplib::DataSink& sink) {
+      return respond_batch_when_done(gens, sink);
+    });
+    return;
   }
-  static std::atomic<int64_t> next_id{1};
-  ResponseInfo& info = g->info;
-  info.ep = ep;
-  info.id = std::string(ep == Endpoint::kChat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id.fetch_add(1));
-  info.model = r->model.empty() ? opts_.model_name : r->model;
-  info.created = static_cast<int64_t>(std::time(nullptr));
-  info.include_usage = r->include_usage;
-  info.policy = r->req.kv.policy;
-  info.logprobs = r->logprobs;
-  info.echo = r->echo;
-  info.tok = m->tok;
+  std::shared_ptr<Generation> g = gens.front();
   const bool stream = r->stream;
   res.set_chunked_content_provider(stream ? "text/event-stream" : "application/json",
                                    [g, stream](size_t, httplib::DataSink& sink) {

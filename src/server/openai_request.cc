@@ -140,16 +140,32 @@ Status flatten_content(json& messages) {
   return Status::ok();
 }
 
-// Completions: a prompt is a string, a list of token ids, or a list of one of those.
-Status single_prompt(json& body) {
+// Completions: a prompt is a string, a list of token ids, or a list of those (one
+// request each: r.batch). A list of one is that prompt.
+Status read_prompts(json& body, const api::RequestDefaults& d, OpenAiRequest& r) {
   if (!body.contains("prompt") || !body["prompt"].is_array()) return Status::ok();
   json& p = body["prompt"];
   if (p.empty() || p[0].is_number_integer()) return Status::ok();  // token ids: the schema checks them
-  if (p.size() != 1 || !(p[0].is_string() || p[0].is_array()))
-    return field_error("prompt",
-                       "must be a string, a list of token ids, or a list of one of those (batched prompts: "
-                       "send one request each)");
-  body["prompt"] = json(p[0]);
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (!p[i].is_string() && !p[i].is_array())
+      return field_error("prompt[" + std::to_string(i) + "]", "must be a string or a list of token ids");
+  }
+  if (p.size() == 1) {
+    body["prompt"] = json(p[0]);
+    return Status::ok();
+  }
+  if (p.size() > kMaxBatchPrompts)
+    return field_error("prompt", "at most " + std::to_string(kMaxBatchPrompts) +
+                                     " prompts per request, got " + std::to_string(p.size()));
+  if (r.stream) return field_error("prompt", "several prompts are not supported with \"stream\": true");
+  const json prompts = std::move(p);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    body["prompt"] = prompts[i];
+    Result<api::ParsedRequest> one = api::parse_request(body, d);
+    if (!one.is_ok()) return one.status().with_context("prompt[" + std::to_string(i) + "]");
+    r.batch.push_back(std::move(one).value());
+  }
+  body["prompt"] = prompts[0];
   return Status::ok();
 }
 
@@ -162,6 +178,7 @@ Result<OpenAiRequest> parse_openai_request(const json& body_in, Endpoint ep, con
   OpenAiRequest r;
   VATP_RETURN_IF_ERROR(merge_extra_body(body));
   VATP_RETURN_IF_ERROR(take_server_fields(body, ep, r));
+  body.erase("id");  // a client's id is not ours to echo
   if (ep == Endpoint::kChat) {
     if (body.contains("prompt")) return field_error("prompt", "not a chat field (use /v1/completions)");
     if (!body.contains("messages")) return field_error("messages", "required");
@@ -170,9 +187,12 @@ Result<OpenAiRequest> parse_openai_request(const json& body_in, Endpoint ep, con
     if (body.contains("messages"))
       return field_error("messages", "not a completions field (use /v1/chat/completions)");
     if (!body.contains("prompt")) return field_error("prompt", "required");
-    VATP_RETURN_IF_ERROR(single_prompt(body));
+    VATP_RETURN_IF_ERROR(read_prompts(body, d, r));
   }
-  body.erase("id");  // a client's id is not ours to echo
+  if (!r.batch.empty()) {
+    r.req = r.batch.front();
+    return r;
+  }
   VATP_ASSIGN_OR_RETURN(r.req, api::parse_request(body, d));
   return r;
 }

@@ -3,7 +3,8 @@
 // streaming, stop strings, the model name. docs/server.md lists every field.
 //
 // OpenAI fields vatp cannot honour are refused rather than ignored: n other than 1,
-// non-zero frequency/presence penalties, logprobs while streaming. `kv` may also come
+// non-zero frequency/presence penalties, echo + logprobs while streaming, several
+// prompts while streaming. `kv` may also come
 // inside `extra_body` (clients that do not merge extra_body into the body send it so).
 #pragma once
 
@@ -28,7 +29,13 @@ struct OpenAiRequest {
   // logprobs true + top_logprobs; completions: logprobs N).
   int logprobs = -1;
   bool echo = false;  // completions: the prompt comes back before the completion
+  // Completions with a list of several prompts (lm-eval batches them): one request
+  // each, in order, answered as choices[i] (`req` is the first). Empty for one prompt.
+  std::vector<api::ParsedRequest> batch;
 };
+
+// The most prompts one completions request may carry.
+inline constexpr size_t kMaxBatchPrompts = 64;
 
 // The most alternatives per token a request may ask for (vLLM's default limit).
 inline constexpr int kMaxTopLogprobs = 20;

@@ -139,6 +139,36 @@ def test_chat_logprobs_through_the_openai_client(server):
     assert "".join(t.token for t in content).startswith(r.choices[0].message.content)
 
 
+def test_batched_prompts_equal_one_request_each(server):
+    """A list of prompts (lm-eval's local-completions batches them): choices[i] is what
+    prompt i alone gets, logprobs and echo included; usage is the sum."""
+    prompts = ["Once upon a time", "The capital of France is", [1, 504, 3458, 282, 4649, 314]]
+    body = dict(max_tokens=6, temperature=0, logprobs=2, echo=True, ignore_eos=True)
+    both = completion(server, prompt=prompts, **body)
+    alone = [completion(server, prompt=p, **body) for p in prompts]
+    assert [c["index"] for c in both["choices"]] == [0, 1, 2]
+    for got, want in zip(both["choices"], alone):
+        w = want["choices"][0]
+        assert got["text"] == w["text"] and got["logprobs"] == w["logprobs"]
+        assert got["finish_reason"] == w["finish_reason"]
+    for k in ["prompt_tokens", "completion_tokens", "total_tokens"]:
+        assert both["usage"][k] == sum(a["usage"][k] for a in alone)
+    assert both["usage"]["kv"]["bytes_full_cache"] == sum(a["usage"]["kv"]["bytes_full_cache"] for a in alone)
+
+
+@pytest.mark.parametrize("body,message", [
+    ({"prompt": ["a", "b"], "stream": True}, "several prompts are not supported"),
+    ({"prompt": ["a"] * 65}, "at most 64 prompts"),
+    ({"prompt": ["a", 3]}, "prompt[1]"),
+    ({"prompt": ["a", [1, 99999999]]}, "prompt[1]"),
+])
+def test_bad_batched_prompts(server, body, message):
+    with server.http() as h:
+        r = h.post("/v1/completions", json=body)
+    assert r.status_code == 400, r.text
+    assert message in r.json()["error"]["message"], r.text
+
+
 @pytest.mark.parametrize("path,body", [
     ("/v1/completions", {"prompt": "hi", "logprobs": 21}),
     ("/v1/completions", {"prompt": "hi", "logprobs": True}),
@@ -146,7 +176,6 @@ def test_chat_logprobs_through_the_openai_client(server):
     ("/v1/completions", {"prompt": "hi", "top_logprobs": 2}),
     ("/v1/completions", {"prompt": "hi", "echo": "yes"}),
     ("/v1/completions", {"prompt": [1, 99999999]}),
-    ("/v1/completions", {"prompt": [[1, 2], [3]]}),
     ("/v1/completions", {"prompt": []}),
     ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "top_logprobs": 2}),
     ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "logprobs": 2}),

@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v cmake >/dev/null || ! pkg-config --exists libpcre2-8 2>/dev/null || [ ! -f /usr/include/CLI/CLI.hpp ] \
    || [ ! -d /usr/include/gtest ] || [ ! -d /usr/include/nlohmann ] || [ ! -f /usr/include/httplib.h ] \
-   || ! python3 -c 'import pytest, openai, httpx, prometheus_client' 2>/dev/null; then
+   || ! python3 -c 'import pytest, openai, httpx, prometheus_client, websocket' 2>/dev/null \
+   || ! command -v chromium >/dev/null; then
   bash scripts/install-deps.sh
 fi
 VATP_MODEL="${VATP_MODEL:-$(bash scripts/fetch-model.sh)}"

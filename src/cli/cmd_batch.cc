@@ -19,6 +19,7 @@
 #include "cli/eval_common.h"
 #include "cli/generation_flags.h"
 #include "core/json_text.h"
+#include "core/malloc_policy.h"
 #include "core/timer.h"
 #include "runtime/engine.h"
 #include "tokenizer/chat_template.h"
@@ -190,6 +191,7 @@ Status run_all(runtime::Engine& engine, std::vector<Item>& items, std::vector<ru
 }
 
 Status run_batch(const BatchFlags& f) {
+  keep_large_blocks_in_own_mappings();  // many caches of many sizes come and go
   if (f.model.model.empty()) return invalid_argument("-m MODEL.gguf is required");
   // Checked before the model loads; the context default is resolved after.
   VATP_RETURN_IF_ERROR(engine_options(f.engine, 1).status());

@@ -14,6 +14,7 @@
 #include "cli/eval_common.h"
 #include "cli/generation_flags.h"
 #include "cli/stop_signal.h"
+#include "core/malloc_policy.h"
 #include "core/timer.h"
 #include "runtime/engine.h"
 #include "server/http_server.h"
@@ -99,6 +100,7 @@ void wait_and_drain(server::HttpServer& http, server::Scheduler* sched, double g
 Status run_serve(const ServeFlags& f) {
   VATP_ASSIGN_OR_RETURN(server::ServerOptions so, server_options(f));
   std::signal(SIGPIPE, SIG_IGN);  // a vanished client is a failed write, not a dead server
+  keep_large_blocks_in_own_mappings();
   catch_stop_signals();
   server::Metrics metrics;
   server::HttpServer http(so, metrics);

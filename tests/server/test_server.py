@@ -182,14 +182,17 @@ def test_slots_show_the_live_sequences(server):
         body = {"prompt": LONG[:2000], "max_tokens": 2000, "ignore_eos": True, "stream": True,
                 "kv": {"policy": "vatp", "budget": 64}}
         with h.stream("POST", "/v1/completions", json=body) as r:
-            seen = []
-            for line in r.iter_lines():
+            # Keep the line iterator referenced: breaking out of a `for` over it would close
+            # the generator, and httpcore closes the connection on that, so the server
+            # (rightly) cancels the request — the flake this test had (request "abort"
+            # after 5 tokens in the server's log).
+            lines, seen = r.iter_lines(), []
+            while len(seen) < 4:
+                line = next(lines)
                 if line.startswith("data: "):
                     seen.append(line)
-                if len(seen) == 4:
-                    break
             j = h.get("/slots").json()
-        if len(j["slots"]) != 1:  # a rare flake under investigation: say everything (pytest.fail is not cut)
+        if len(j["slots"]) != 1:  # say everything (pytest.fail is not cut)
             pytest.fail(f"/slots: {j}\nstream so far: {seen}\nserver log: {''.join(server.log[-6:])}")
         slot = j["slots"][0]
         assert slot["state"] == "decode" and slot["policy"] == "vatp" and slot["generated"] >= 3

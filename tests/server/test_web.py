@@ -72,15 +72,18 @@ def browser():
         pytest.skip("chromium is not installed (apt-get install chromium; scripts/install-deps.sh does)")
     pytest.importorskip("websocket", reason="PyPI websocket-client is not installed")
     profile = tempfile.mkdtemp(prefix="vatp-chromium-")
+    # --disable-dev-shm-usage: containers often have a 64 MB /dev/shm, too small for Chromium.
     proc = subprocess.Popen([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                             "--disable-dev-shm-usage",
                              "--remote-debugging-port=0", f"--user-data-dir={profile}", "--window-size=1200,760",
-                             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "about:blank"], stdout=subprocess.DEVNULL, stderr=open(os.path.join(profile, "err"), "w"))
     port_file = os.path.join(profile, "DevToolsActivePort")
     end = time.time() + secs(60)
     while not os.path.exists(port_file) and time.time() < end and proc.poll() is None:
         time.sleep(0.1)
     try:
-        assert os.path.exists(port_file), "chromium did not start"
+        if not os.path.exists(port_file):
+            pytest.fail("chromium did not start:\n" + open(os.path.join(profile, "err")).read()[-3000:])
         port = open(port_file).read().split()[0]
         import httpx
         targets = httpx.get(f"http://127.0.0.1:{port}/json/list").json()

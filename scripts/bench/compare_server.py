@@ -30,7 +30,6 @@ import asyncio
 import json
 import os
 import random
-import re
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,8 @@ import time
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+
+from server_proc import free_port, rss_kib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -103,11 +104,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def rss_kib(self):
-        try:
-            with open(f"/proc/{self.proc.pid}/status") as f:
-                return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
-        except (OSError, AttributeError):
-            return 0
+        return rss_kib(self.proc.pid)
 
     def stop(self):
         self.proc.terminate()
@@ -116,13 +113,6 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 RUNNING_METRIC = {"vatp": "vllm:num_requests_running", "llama": "llamacpp:requests_processing"}

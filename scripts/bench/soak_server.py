@@ -27,8 +27,6 @@ import json
 import os
 import random
 import re
-import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -36,25 +34,13 @@ import time
 
 import httpx
 
+from server_proc import free_port, rss_kib
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 POLICIES = [None, {"policy": "vatp", "budget": 0.25}, {"policy": "h2o", "budget": 0.5},
             {"policy": "snapkv", "budget": 0.3}, {"policy": "streaming", "budget": 0.25},
             {"policy": "vatp", "budget": 64, "schedule": "chunked", "chunk": 32}]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_kib(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
-    except (OSError, AttributeError):
-        return 0
 
 
 def prose():

@@ -92,25 +92,15 @@ class KvCache {
   const void* k(int layer, int head) const { return kv_ptr(k_, layer, head); }
   const void* v(int layer, int head) const { return kv_ptr(v_, layer, head); }
   const int32_t* pos(int layer, int head) const { return &pos_[slot0(layer, head)]; }
-  float* acc_attn(int layer, int head) { return stats(acc_, stat0(layer, head), cfg_.statistics); }
-  const float* acc_attn(int layer, int head) const {
-    return stats(acc_, stat0(layer, head), cfg_.statistics);
-  }
-  float* window_attn(int layer, int head) { return stats(win_, stat0(layer, head), cfg_.statistics); }
-  const float* window_attn(int layer, int head) const {
-    return stats(win_, stat0(layer, head), cfg_.statistics);
-  }
-  float* last_attn(int layer, int head) { return stats(last_, stat0(layer, head), cfg_.statistics); }
-  const float* last_attn(int layer, int head) const {
-    return stats(last_, stat0(layer, head), cfg_.statistics);
-  }
-  const float* value_l1(int layer, int head) const {
-    return stats(vl1_, slot0(layer, head), cfg_.statistics);
-  }
-  const float* value_l2(int layer, int head) const {
-    return stats(vl2_, slot0(layer, head), cfg_.statistics);
-  }
-  const float* key_l2(int layer, int head) const { return stats(kl2_, slot0(layer, head), cfg_.statistics); }
+  float* acc_attn(int layer, int head) { return stats(acc_, stat0(layer, head)); }
+  const float* acc_attn(int layer, int head) const { return stats(acc_, stat0(layer, head)); }
+  float* window_attn(int layer, int head) { return stats(win_, stat0(layer, head)); }
+  const float* window_attn(int layer, int head) const { return stats(win_, stat0(layer, head)); }
+  float* last_attn(int layer, int head) { return stats(last_, stat0(layer, head)); }
+  const float* last_attn(int layer, int head) const { return stats(last_, stat0(layer, head)); }
+  const float* value_l1(int layer, int head) const { return stats(vl1_, slot0(layer, head)); }
+  const float* value_l2(int layer, int head) const { return stats(vl2_, slot0(layer, head)); }
+  const float* key_l2(int layer, int head) const { return stats(kl2_, slot0(layer, head)); }
 
   // What create(cfg) allocates (K/V storage + metadata), without allocating: the
   // engine's KV pool reserves this much before it admits a sequence.
@@ -130,8 +120,8 @@ class KvCache {
     return buf.data() + slot0(layer, head) * row_bytes_;
   }
   template <typename V>
-  static auto stats(V& v, size_t offset, bool allocated) -> decltype(v.data()) {
-    VATP_CHECK(allocated);  // a cache created without statistics is never scored
+  auto stats(V& v, size_t offset) const -> decltype(v.data()) {
+    VATP_CHECK(cfg_.statistics);  // a cache created without statistics is never scored
     return v.data() + offset;
   }
   void store_row(const float* x, uint8_t* dst) const;  // one K or V row in type()

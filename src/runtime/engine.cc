@@ -319,10 +319,8 @@ void Engine::after_forward(Active& a, double step_seconds) {
   } else {
     s.decode_seconds += step_seconds;
     s.n_decoded += 1;
-    if (a.req.n_question == 0) {  // with the question kept whole nothing is evicted after the context
-      const Status st = a.seq.evict(policy::Phase::kDecodeStep);
-      if (!st.is_ok()) return finish(a, StopReason::kNone, st);
-    }
+    const Status st = a.seq.evict(policy::Phase::kDecodeStep);
+    if (!st.is_ok()) return finish(a, StopReason::kNone, st);
     a.seq.update_kv_stats();
   }
   if (a.req.on_logits) a.req.on_logits(a.seq.logits());
@@ -331,7 +329,6 @@ void Engine::after_forward(Active& a, double step_seconds) {
 
 Status Engine::after_prefill_piece(Active& a, double step_seconds) {
   SessionStats& s = a.seq.mutable_stats();
-  const int64_t n = static_cast<int64_t>(a.req.prompt.size());
   const int64_t len = a.seq.n_past() - a.prompt_done;
   a.prompt_done += len;
   s.prefill_seconds += step_seconds;
@@ -339,8 +336,8 @@ Status Engine::after_prefill_piece(Active& a, double step_seconds) {
   a.seq.update_kv_stats();
   const KvEvictor* e = a.seq.evictor();
   if (e == nullptr) return Status::ok();
-  // The policy's prompt is the context (all of it unless a question is kept whole).
-  const int64_t context = n - a.req.n_question;
+  // The policy's prompt (begin_policy) is the context: all of it unless a question is kept whole.
+  const int64_t context = a.seq.prompt_len();
   if (a.prompt_done < context) {
     if (a.prompt_done % e->prefill_chunk() == 0) return a.seq.evict(policy::Phase::kPrefillChunk);
     return Status::ok();
@@ -354,7 +351,7 @@ Status Engine::after_prefill_piece(Active& a, double step_seconds) {
 // compresses it (its last piece ends exactly there), then the end of the prompt.
 int64_t Engine::piece_end(const Active& a) const {
   const int64_t n = static_cast<int64_t>(a.req.prompt.size());
-  const int64_t context = n - a.req.n_question;
+  const int64_t context = a.seq.prompt_len();
   return a.prompt_done < context && a.seq.evictor() != nullptr ? context : n;
 }
 

@@ -96,6 +96,7 @@ void Sequence::reset() {
   cache_.clear();
   sampler_.reset();
   evictor_.reset();
+  evict_after_prompt_ = true;
   n_past_ = 0;
   stats_ = SessionStats{};
   std::fill(logits_.begin(), logits_.end(), 0.0f);
@@ -135,6 +136,7 @@ Status Sequence::check_fits(int64_t n_prompt, int n_predict) const {
 Status Sequence::begin_policy(int64_t prompt_len, int n_predict, int64_t n_appended) {
   evictor_.reset();
   prompt_len_ = prompt_len;
+  evict_after_prompt_ = n_appended == 0;
   if (!opts_.kv_policy.evict) return Status::ok();
   VATP_ASSIGN_OR_RETURN(KvEvictor e, KvEvictor::create(opts_.kv_policy, prompt_len, opts_.n_ctx));
   if (n_past_ != 0) return invalid_argument("a KV policy must be set up before the first token");
@@ -237,7 +239,7 @@ void Sequence::end_prefill() {
 }
 
 Status Sequence::evict(policy::Phase phase) {
-  if (!evictor_) return Status::ok();
+  if (!evictor_ || (phase == policy::Phase::kDecodeStep && !evict_after_prompt_)) return Status::ok();
   Timer t;
   VATP_ASSIGN_OR_RETURN(int64_t removed, evictor_->maybe_evict(phase, cache_));
   stats_.tokens_evicted += removed;

@@ -97,7 +97,7 @@ class Sequence {
   // rather than growing to n_ctx). Before the first token only. No-op for "full".
   // n_appended: tokens that will follow the prompt uncompressed before generation (the
   // question of Request::n_question); the cache holds them and n_predict beside the budget,
-  // since nothing is evicted after the prompt.
+  // and nothing is evicted after the prompt (evict() ignores the decode steps).
   Status begin_policy(int64_t prompt_len, int n_predict = -1, int64_t n_appended = 0);
   // Re-allocates a full cache for exactly `slots` slots (before the first token).
   Status resize_cache(int slots);
@@ -164,6 +164,7 @@ class Sequence {
   Sampler sampler_;
   int64_t n_past_ = 0;
   int64_t prompt_len_ = 0;
+  bool evict_after_prompt_ = true;  // false with tokens appended whole (begin_policy)
   SessionStats stats_;
   std::vector<float> logits_;         // [n_vocab] logits of the last processed token
   std::vector<int32_t> banned_next_;  // ids sample_next() must not pick, once

@@ -245,6 +245,9 @@ def parse_args():
     p.add_argument("--only", default="", help="comma list of runs to do: llama,full,policy (default all)")
     p.add_argument("--json", default="", help="also write every figure and answer here")
     args = p.parse_args()
+    for path, what in [(args.model, "-m MODEL.gguf"), (args.vatp, "--vatp")]:
+        if not os.path.isfile(path):
+            sys.exit(f"compare_server.py: {what} not found: {path}")
     if not args.llama_server:
         bench = subprocess.run(["bash", os.path.join(HERE, "build-llamacpp.sh")], capture_output=True,
                                text=True, check=True).stdout.strip()

@@ -29,6 +29,7 @@ import random
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -149,11 +150,13 @@ def start_server(a):
     port = free_port()
     cmd = [a.vatp, "serve", "-m", a.model, "--port", str(port), "-t", str(a.threads), "-c", "8192",
            "--parallel", str(a.parallel), "--kv-memory", a.kv_memory, "--max-queue", str(a.max_queue)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tempfile.TemporaryFile(mode="w+")  # the server's stderr, shown if it fails to start
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
         if proc.poll() is not None:
-            sys.exit("soak_server.py: vatp serve exited at start")
+            log.seek(0)
+            sys.exit("soak_server.py: vatp serve exited at start:\n" + log.read()[-2000:])
         try:
             if httpx.get(url + "/health", timeout=2).status_code == 200:
                 return proc, url
@@ -208,6 +211,9 @@ def main():
     p.add_argument("-t", "--threads", type=int, default=2)
     p.add_argument("--json", default="")
     a = p.parse_args()
+    parse_bytes(a.kv_memory)  # a bad size is this script's error, before any server starts
+    if not a.url and not os.path.isfile(a.model):
+        sys.exit(f"soak_server.py: -m MODEL.gguf not found: {a.model!r} (or give --url)")
     proc, url = (None, a.url) if a.url else start_server(a)
     rss, stop = [], threading.Event()
     sampler = threading.Thread(target=sample_rss, args=(proc.pid, stop, rss)) if proc else None

@@ -174,6 +174,39 @@ void KvCache::renumber_positions() {
 
 void KvCache::clear() { std::fill(len_.begin(), len_.end(), 0); }
 
+Result<KvCache> KvCache::with_capacity(int capacity) const {
+  if (capacity < max_length()) {
+    return invalid_argument("a KV cache of " + std::to_string(capacity) + " slots cannot hold the " +
+                            std::to_string(max_length()) + " tokens of this one");
+  }
+  KvCacheConfig cfg = cfg_;
+  cfg.capacity = capacity;
+  VATP_ASSIGN_OR_RETURN(KvCache c, create(cfg));
+  const size_t old_cap = static_cast<size_t>(cfg_.capacity), cap = static_cast<size_t>(capacity);
+  for (int l = 0; l < cfg_.n_layers; ++l) {
+    for (int h = 0; h < cfg_.n_kv_heads; ++h) {
+      const size_t n = static_cast<size_t>(length(l, h));
+      const size_t src = slot0(l, h), dst = c.slot0(l, h);
+      std::memcpy(c.k_.data() + dst * row_bytes_, k_.data() + src * row_bytes_, n * row_bytes_);
+      std::memcpy(c.v_.data() + dst * row_bytes_, v_.data() + src * row_bytes_, n * row_bytes_);
+      std::copy_n(pos_.begin() + static_cast<std::ptrdiff_t>(src), n, c.pos_.begin() + static_cast<std::ptrdiff_t>(dst));
+      c.len_[idx(l, h)] = static_cast<int>(n);
+      if (!cfg_.statistics) continue;
+      for (auto m : {&KvCache::vl1_, &KvCache::vl2_, &KvCache::kl2_})
+        std::copy_n((this->*m).begin() + static_cast<std::ptrdiff_t>(src), n,
+                    (c.*m).begin() + static_cast<std::ptrdiff_t>(dst));
+      for (int r = 0; r < cfg_.stat_rows; ++r) {
+        const size_t so = stat0(l, h) + static_cast<size_t>(r) * old_cap;
+        const size_t d = c.stat0(l, h) + static_cast<size_t>(r) * cap;
+        for (auto m : {&KvCache::acc_, &KvCache::win_, &KvCache::last_})
+          std::copy_n((this->*m).begin() + static_cast<std::ptrdiff_t>(so), n,
+                      (c.*m).begin() + static_cast<std::ptrdiff_t>(d));
+      }
+    }
+  }
+  return c;
+}
+
 size_t KvCache::row_bytes_for(const KvCacheConfig& cfg) {
   const size_t hd = static_cast<size_t>(cfg.head_dim);
   return cfg.type == KvType::F16 ? hd * 2 : cfg.type == KvType::F32 ? hd * 4 : hd / 32 * 34;

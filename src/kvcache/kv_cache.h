@@ -76,6 +76,11 @@ class KvCache {
   void renumber_positions();
   void clear();
 
+  // A copy with `capacity` slots per (layer, head) (at least max_length()): the same
+  // live slots, positions and statistics. Not a mutation: a held conversation's cache
+  // grows this way when a later request continues it (runtime/engine.h).
+  Result<KvCache> with_capacity(int capacity) const;
+
   // Reference comparisons only (tests): the slot stays stored but is never attended,
   // which is how the official VATP/H2O code "evicts" (an attention mask).
   static constexpr int32_t kMaskedPos = INT32_MAX;

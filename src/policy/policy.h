@@ -37,6 +37,7 @@ struct Budget {
   enum class Kind { kTokens, kFraction };
   Kind kind = Kind::kFraction;
   double value = 0.5;  // a token count (integral, ≥ 1) or a fraction of the prompt in (0, 1]
+  friend bool operator==(const Budget&, const Budget&) = default;
 };
 
 struct PolicyConfig {
@@ -57,6 +58,7 @@ struct PolicyConfig {
   float window_scale = 1.0f;
   int32_t pool_kernel = 1;  // SnapKV: average pool over neighbouring candidates (odd, zero padded)
   uint64_t seed = 0;        // kRandom
+  friend bool operator==(const PolicyConfig&, const PolicyConfig&) = default;
 };
 
 // Named presets: full, streaming, h2o, scissorhands, tova, snapkv, vatp-snapkv, knorm,

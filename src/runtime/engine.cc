@@ -23,13 +23,32 @@ struct Engine::Active {
   Sequence seq;
   tokenizer::StreamingDetokenizer detok;
   int64_t bytes = 0;
-  int64_t prompt_done = 0;  // prompt tokens already run
+  int64_t prompt_done = 0;  // prompt tokens already run (or held: from prompt reuse)
+  int64_t turn_start = 0;   // where this request's prefill began (its chunks count from it)
   int64_t piece = 0;        // rows in the step being run (0: not in it)
   int32_t next_token = -1;  // sampled, to be fed back next step (decoding)
   bool done = false;
   Completion result;
   Timer since_admit;
   double first_token_at = -1.0;
+};
+
+// A finished sequence kept for prompt reuse, and the tokens its cache covers.
+struct Engine::Held {
+  Held(int64_t i, std::vector<int32_t> t, Sequence s, int64_t b)
+      : id(i), tokens(std::move(t)), seq(std::move(s)), bytes(b) {}
+  int64_t id;                   // the request that left it
+  std::vector<int32_t> tokens;  // prompt + generated tokens fed back, in order
+  Sequence seq;
+  int64_t bytes;  // what the pool holds for it
+};
+
+// A waiting request that can continue a held sequence.
+struct Engine::Reuse {
+  const Held* held = nullptr;
+  int64_t start = 0;  // prompt tokens the held cache already has (after a rewind)
+  int slots = 0;      // cache the continuation needs at its peak
+  int64_t bytes = 0;
 };
 
 Result<std::unique_ptr<Engine>> Engine::create(const model::Model& model, const tokenizer::Tokenizer& tok,
@@ -44,6 +63,8 @@ Result<std::unique_ptr<Engine>> Engine::create(const model::Model& model, const 
     return invalid_argument("batch size must be >= 1, got " + std::to_string(opts.n_batch));
   if (opts.kv_memory < 0) return invalid_argument("--kv-memory must be >= 0");
   if (opts.max_queue < 0) return invalid_argument("--max-queue must be >= 0");
+  if (opts.max_held < 0) return invalid_argument("held caches must be >= 0, got " + std::to_string(opts.max_held));
+  if (opts.kv_rerotate) opts.max_held = 0;
   if (tok.n_vocab() != model.config().n_vocab) {
     return invalid_argument("tokenizer has " + std::to_string(tok.n_vocab()) +
                             " tokens but the model's vocabulary is " +
@@ -142,14 +163,28 @@ bool Engine::cancel(int64_t id) {
   return false;
 }
 
-// FIFO: the head waits until its cache fits; nothing behind it overtakes it.
+// FIFO: the head waits until its cache fits; nothing behind it overtakes it. Held
+// sequences give way to it (least recently used first), except the one it continues.
 void Engine::admit() {
   while (!queue_.empty() && static_cast<int>(active_.size()) < opts_.parallel) {
     Waiting& w = *queue_.front();
-    if (!kv_pool_.try_reserve(w.bytes)) break;
-    const Status st = start(w);
+    const std::optional<Reuse> r = find_reuse(w);
+    const int64_t need = r ? r->bytes : w.bytes;
+    if (!make_room(need - (r ? r->held->bytes : 0), r ? r->held : nullptr)) break;
+    Status st;
+    if (r) {
+      auto it = std::find_if(held_.begin(), held_.end(), [&](const auto& h) { return h.get() == r->held; });
+      std::unique_ptr<Held> h = std::move(*it);
+      held_.erase(it);
+      kv_pool_.release(h->bytes);
+      VATP_CHECK(kv_pool_.try_reserve(need));
+      st = resume(w, std::move(h), *r);
+    } else {
+      VATP_CHECK(kv_pool_.try_reserve(need));
+      st = start(w);
+    }
     if (!st.is_ok()) {
-      kv_pool_.release(w.bytes);
+      kv_pool_.release(need);
       Completion c;
       c.id = w.id;
       c.status = st;
@@ -160,25 +195,87 @@ void Engine::admit() {
 }
 
 Status Engine::start(Waiting& w) {
-  const double waited = w.since_submit.seconds();
   VATP_ASSIGN_OR_RETURN(Sequence seq,
                         Sequence::create(model_, sequence_options(w.req), w.plan.slots, w.plan.statistics));
   VATP_RETURN_IF_ERROR(seq.begin_policy(static_cast<int64_t>(w.req.prompt.size()) - w.req.n_question,
                                         w.req.max_tokens, w.req.n_question));
   VATP_CHECK(static_cast<int64_t>(seq.cache().bytes_allocated()) <= w.bytes);
+  add_active(w, std::move(seq), w.bytes, 0);
+  return Status::ok();
+}
+
+// The held sequence this request's prompt continues, if any: same policy, its tokens a
+// prefix of the prompt (a full cache: a common prefix of at least half of them), and at
+// least one prompt token left to run (its logits start the generation). The longest wins.
+std::optional<Engine::Reuse> Engine::find_reuse(const Waiting& w) const {
+  const Request& q = w.req;
+  if (!q.cache_prompt || q.n_question > 0 || q.on_prompt_logits) return std::nullopt;
+  const int64_t n = static_cast<int64_t>(q.prompt.size());
+  std::optional<Reuse> best;
+  for (const auto& h : held_) {
+    if (h->seq.options().kv_policy != q.kv_policy) continue;
+    const int64_t held = static_cast<int64_t>(h->tokens.size());
+    const auto mismatch = std::mismatch(h->tokens.begin(), h->tokens.end(), q.prompt.begin(), q.prompt.end());
+    const int64_t common = std::min<int64_t>(mismatch.first - h->tokens.begin(), n - 1);
+    const bool whole = common == held;
+    if (h->seq.evictor() != nullptr ? !whole : (common < 1 || 2 * common < held)) continue;
+    if (best && best->start >= common) continue;
+    const int64_t cached = whole ? h->seq.cache().max_length() : common;
+    Result<int> slots = Sequence::plan_continuation(sequence_options(q), cached, common, n - common, q.max_tokens);
+    if (!slots.is_ok()) continue;
+    kvcache::KvCacheConfig cc = h->seq.cache().config();
+    cc.capacity = std::max(cc.capacity, *slots);
+    best = Reuse{h.get(), common, *slots, static_cast<int64_t>(kvcache::KvCache::bytes_for(cc))};
+  }
+  return best;
+}
+
+// Makes `bytes` more fit in the pool by dropping held sequences (not `keep`), least
+// recently used first; drops nothing when even dropping all of them would not do.
+bool Engine::make_room(int64_t bytes, const Held* keep) {
+  const int64_t limit = kv_pool_.limit();
+  if (limit == 0 || kv_pool_.used() + bytes <= limit) return true;
+  int64_t droppable = 0;
+  for (const auto& h : held_) droppable += h.get() == keep ? 0 : h->bytes;
+  if (kv_pool_.used() - droppable + bytes > limit) return false;
+  for (auto it = held_.begin(); it != held_.end() && kv_pool_.used() + bytes > limit;) {
+    if (it->get() == keep) {
+      ++it;
+      continue;
+    }
+    kv_pool_.release((*it)->bytes);
+    it = held_.erase(it);
+  }
+  return true;
+}
+
+Status Engine::resume(Waiting& w, std::unique_ptr<Held> h, const Reuse& r) {
+  Sequence seq = std::move(h->seq);
+  if (r.start < seq.n_past()) VATP_RETURN_IF_ERROR(seq.rewind(r.start));
+  const int64_t n = static_cast<int64_t>(w.req.prompt.size());
+  VATP_RETURN_IF_ERROR(seq.continue_with(sequence_options(w.req), n - r.start, r.slots));
+  VATP_CHECK(static_cast<int64_t>(seq.cache().bytes_allocated()) <= r.bytes);
+  add_active(w, std::move(seq), r.bytes, r.start);
+  return Status::ok();
+}
+
+void Engine::add_active(Waiting& w, Sequence seq, int64_t bytes, int64_t n_cached) {
+  const double waited = w.since_submit.seconds();
   for (int32_t id : w.req.prompt) seq.sampler().accept(id);
   auto a = std::make_unique<Active>(w.id, std::move(w.req), std::move(seq), tok_);
-  a->bytes = w.bytes;
+  a->bytes = bytes;
+  a->prompt_done = a->turn_start = n_cached;
   a->result.id = a->id;
-  a->result.kv_bytes_reserved = w.bytes;
+  a->result.kv_bytes_reserved = bytes;
+  a->result.n_cached = n_cached;
   a->result.queue_seconds = waited;
   active_.push_back(std::move(a));
-  return Status::ok();
 }
 
 int64_t Engine::kv_bytes_allocated() const {
   int64_t n = 0;
   for (const auto& a : active_) n += static_cast<int64_t>(a->seq.cache().bytes_allocated());
+  for (const auto& h : held_) n += static_cast<int64_t>(h->seq.cache().bytes_allocated());
   return n;
 }
 
@@ -205,6 +302,16 @@ std::vector<SequenceInfo> Engine::sequences() const {
     i.n_prompt = static_cast<int64_t>(w->req.prompt.size());
     i.policy = w->req.kv_policy.name;
     i.seconds = w->since_submit.seconds();
+    out.push_back(std::move(i));
+  }
+  for (const auto& h : held_) {
+    SequenceInfo i;
+    i.id = h->id;
+    i.state = SequenceInfo::State::kHeld;
+    i.n_prompt = static_cast<int64_t>(h->tokens.size());
+    i.stats = h->seq.stats();
+    i.kv_bytes_reserved = h->bytes;
+    i.policy = h->seq.options().kv_policy.name;
     out.push_back(std::move(i));
   }
   return out;
@@ -244,7 +351,7 @@ Status Engine::build_step() {
   for (auto& a : active_) {
     const int64_t n = static_cast<int64_t>(a->req.prompt.size());
     if (a->done || a->prompt_done >= n) continue;
-    const int64_t len = a->seq.prefill_piece(a->prompt_done, piece_end(*a));
+    const int64_t len = a->seq.prefill_piece(a->prompt_done - a->turn_start, piece_end(*a) - a->turn_start);
     if (prefill_rows > 0 && n_decode + prefill_rows + len > opts_.batch_tokens) break;
     const auto ids = std::span<const int32_t>(a->req.prompt)
                          .subspan(static_cast<size_t>(a->prompt_done), static_cast<size_t>(len));
@@ -339,7 +446,7 @@ Status Engine::after_prefill_piece(Active& a, double step_seconds) {
   // The policy's prompt (begin_policy) is the context: all of it unless a question is kept whole.
   const int64_t context = a.seq.prompt_len();
   if (a.prompt_done < context) {
-    if (a.prompt_done % e->prefill_chunk() == 0) return a.seq.evict(policy::Phase::kPrefillChunk);
+    if ((a.prompt_done - a.turn_start) % e->prefill_chunk() == 0) return a.seq.evict(policy::Phase::kPrefillChunk);
     return Status::ok();
   }
   if (a.prompt_done > context) return Status::ok();  // the question: appended whole
@@ -393,14 +500,50 @@ void Engine::finish(Active& a, StopReason why, Status status) {
   a.result.decode_seconds = now - first;
 }
 
-// Finished sequences leave the step's bookkeeping and give their memory back.
+// Finished sequences leave the step's bookkeeping and give their memory back, or are
+// held for prompt reuse.
 void Engine::reap() {
   auto it = std::stable_partition(active_.begin(), active_.end(), [](const auto& a) { return !a->done; });
   for (auto j = it; j != active_.end(); ++j) {
-    kv_pool_.release((*j)->bytes);
+    hold(**j);
     completed_.push_back(std::move((*j)->result));
   }
   active_.erase(it, active_.end());
+}
+
+// A request that finished well keeps its sequence for a later prompt that continues it,
+// its cache cut to the tokens it holds (a policy's budget, not its peak) and the rest of
+// its reservation returned; a cancelled or failed one is not kept.
+void Engine::hold(Active& a) {
+  const Completion& c = a.result;
+  const bool keep = opts_.max_held > 0 && a.req.cache_prompt && c.status.is_ok() &&
+                    c.stats.stop != StopReason::kCancelled && a.req.n_question == 0 && a.seq.n_past() > 0;
+  if (!keep) {
+    kv_pool_.release(a.bytes);
+    return;
+  }
+  const int len = std::max(1, a.seq.cache().max_length());
+  if (a.seq.cache().capacity() > len + len / 8) {  // worth a copy
+    Result<kvcache::KvCache> smaller = a.seq.cache().with_capacity(len);
+    if (!smaller.is_ok()) {
+      kv_pool_.release(a.bytes);
+      return;
+    }
+    a.seq.set_cache(std::move(smaller).value());
+    a.seq.update_kv_stats();
+  }
+  const int64_t bytes = static_cast<int64_t>(a.seq.cache().bytes_allocated());
+  kv_pool_.release(a.bytes - bytes);
+  std::vector<int32_t> tokens = std::move(a.req.prompt);
+  tokens.insert(tokens.end(), c.tokens.begin(), c.tokens.end());
+  tokens.resize(static_cast<size_t>(a.seq.n_past()));  // the last sampled token was not fed back
+  held_.push_back(std::make_unique<Held>(a.id, std::move(tokens), std::move(a.seq), bytes));
+  if (static_cast<int>(held_.size()) > opts_.max_held) drop_oldest_held();
+}
+
+void Engine::drop_oldest_held() {
+  kv_pool_.release(held_.front()->bytes);
+  held_.erase(held_.begin());
 }
 
 }  // namespace vatp::runtime

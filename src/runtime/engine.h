@@ -11,6 +11,14 @@
 // (Sequence::plan_cache) fits in the pool; the ones behind it wait. A request that can
 // never fit, or arrives at a full queue, is refused at submit().
 //
+// Prompt reuse: a finished request that asked for it (Request::cache_prompt) leaves its
+// sequence held — cache (compressed or not), policy and the tokens it covers — up to
+// max_held of them, counted in the pool. A later request whose prompt extends a held
+// sequence's tokens (with the same policy) continues that sequence: only the new part is
+// prefilled, as a turn of a multi-turn Session (Sequence::continue_with). A full cache is
+// also continued from a common prefix of at least half its tokens (rewound to it). Held
+// sequences are dropped least recently used first when a request needs their memory.
+//
 // Batch invariance: a sequence's pieces are cut by its own settings only (n_batch and
 // its policy's chunk), never by what else is in the step, and every kernel gives a row
 // the same bits whatever else is in the batch, so a sequence's tokens and logits are
@@ -47,7 +55,8 @@ struct EngineOptions {
   int64_t kv_memory = 0;   // bytes for all live caches (K/V + metadata); 0: no limit
   int max_queue = 1024;    // requests waiting for admission
   kvcache::KvType kv_type = kvcache::KvType::F16;
-  bool kv_rerotate = false;
+  bool kv_rerotate = false;  // (prompt reuse is off with rerotation: positions are renumbered)
+  int max_held = 0;          // finished sequences held for prompt reuse; 0: none
 };
 
 struct Request {
@@ -56,6 +65,9 @@ struct Request {
   SamplerParams sampling;
   policy::PolicyConfig kv_policy;
   bool ignore_eos = false;  // end-of-generation tokens do not stop it (benchmarks)
+  // Prompt reuse: continue a held sequence this prompt extends, and be held when done.
+  // (Never with n_question or on_prompt_logits, which need the whole prompt run.)
+  bool cache_prompt = false;
   // The question-agnostic protocol (kv.scope "context", kvpress's): the last n_question
   // prompt tokens are the question. With an evicting policy the context before them is
   // compressed as if it were the whole prompt (per chunk with the chunked schedule, and
@@ -78,6 +90,7 @@ struct Completion {
   std::string text;             // their text (special tokens not rendered)
   SessionStats stats;
   int64_t kv_bytes_reserved = 0;  // what the pool held for it
+  int64_t n_cached = 0;           // prompt tokens a held sequence already had (not prefilled)
   double queue_seconds = 0.0;     // submit → admission
   double prefill_seconds = 0.0;   // admission → first token
   double decode_seconds = 0.0;    // first token → done
@@ -86,7 +99,8 @@ struct Completion {
 // One request the engine holds, as /slots shows it.
 struct SequenceInfo {
   int64_t id = 0;
-  enum class State { kWaiting, kPrefill, kDecode } state = State::kWaiting;
+  // kHeld: finished, its cache kept for prompt reuse (n_prompt: the tokens it covers).
+  enum class State { kWaiting, kPrefill, kDecode, kHeld } state = State::kWaiting;
   int64_t n_prompt = 0, prompt_done = 0, n_generated = 0;
   SessionStats stats;             // its sequence's figures so far (zero while waiting)
   int64_t kv_bytes_reserved = 0;  // what the pool holds for it (0 while waiting)
@@ -128,10 +142,12 @@ class Engine {
   int n_waiting() const { return static_cast<int>(queue_.size()); }
   int n_running() const { return static_cast<int>(active_.size()); }
   const KvPool& kv_pool() const { return kv_pool_; }
-  // Every waiting and running request, running ones first (admission order).
+  // Every running, waiting and held sequence, in that order (running: admission order;
+  // held: least recently used first).
   std::vector<SequenceInfo> sequences() const;
-  // Bytes the running sequences' caches allocate now (≤ kv_pool().used()).
+  // Bytes the running and held sequences' caches allocate now (≤ kv_pool().used()).
   int64_t kv_bytes_allocated() const;
+  int n_held() const { return static_cast<int>(held_.size()); }
   const EngineStats& stats() const { return stats_; }
   const EngineOptions& options() const { return opts_; }
   int n_vocab() const { return model_.config().n_vocab; }
@@ -139,11 +155,19 @@ class Engine {
  private:
   struct Waiting;
   struct Active;
+  struct Held;
+  struct Reuse;
   Engine(const model::Model& model, const tokenizer::Tokenizer& tok, ThreadPool& pool,
          const EngineOptions& opts);
   SequenceOptions sequence_options(const Request& r) const;
   void admit();
   Status start(Waiting& w);
+  std::optional<Reuse> find_reuse(const Waiting& w) const;
+  bool make_room(int64_t bytes, const Held* keep);
+  Status resume(Waiting& w, std::unique_ptr<Held> h, const Reuse& r);
+  void add_active(Waiting& w, Sequence seq, int64_t bytes, int64_t n_cached);
+  void hold(Active& a);
+  void drop_oldest_held();
   Status build_step();
   void after_forward(Active& a, double step_seconds);
   int64_t piece_end(const Active& a) const;
@@ -161,6 +185,7 @@ class Engine {
   int64_t next_id_ = 1;
   std::deque<std::unique_ptr<Waiting>> queue_;
   std::vector<std::unique_ptr<Active>> active_;  // admission order
+  std::vector<std::unique_ptr<Held>> held_;      // least recently used first
   std::vector<Completion> completed_;
   EngineStats stats_;
   // The step being built: rows and which sequences they belong to.

@@ -157,6 +157,68 @@ Status Sequence::resize_cache(int slots) {
   return Status::ok();
 }
 
+Result<int> Sequence::plan_continuation(const SequenceOptions& opts, int64_t held, int64_t start,
+                                        int64_t n_new, int n_predict) {
+  const int64_t ctx = opts.n_ctx;
+  if (!opts.kv_policy.evict) return static_cast<int>(std::min(ctx, start + n_new + n_predict));
+  VATP_ASSIGN_OR_RETURN(KvEvictor e, KvEvictor::create(opts.kv_policy, start + n_new, ctx));
+  const policy::PolicyConfig& c = e.config();
+  const int64_t budget = e.split().total;
+  // The prefill appends the turn onto what is held; the chunked schedule evicts back to
+  // the budget after every chunk of it, the others only at its end.
+  const int64_t prefill = c.schedule == policy::Schedule::kChunked
+                              ? std::min(held + n_new, std::max(held, budget) + std::max(c.chunk, 1))
+                              : held + n_new;
+  // Decoding starts from the budget at most: one slot over it at a time, or (one-shot,
+  // no decode evictions) every generated token.
+  const int64_t decode =
+      std::min(held + n_new, budget) + (c.schedule == policy::Schedule::kOneShot ? std::max(n_predict, 1) : 1);
+  return static_cast<int>(std::min(ctx, std::max(prefill, decode)));
+}
+
+Status Sequence::rewind(int64_t n) {
+  if (evictor_ || stats_.tokens_evicted > 0)
+    return invalid_argument("only a full cache can be rewound (a policy has evicted from this one)");
+  if (n < 0 || n > n_past_)
+    return out_of_range("cannot rewind " + std::to_string(n_past_) + " tokens to " + std::to_string(n));
+  std::vector<kvcache::HeadKeep> keep;
+  const kvcache::KvCacheConfig& c = cache_.config();
+  for (int l = 0; l < c.n_layers; ++l) {
+    for (int h = 0; h < c.n_kv_heads; ++h) {
+      kvcache::HeadKeep hk{l, h, {}};
+      const int32_t* pos = cache_.pos(l, h);
+      for (int s = 0; s < cache_.length(l, h); ++s) {
+        if (pos[s] < n) hk.keep.push_back(s);
+      }
+      keep.push_back(std::move(hk));
+    }
+  }
+  VATP_RETURN_IF_ERROR(cache_.apply(keep));
+  n_past_ = n;
+  prompt_len_ = std::min(prompt_len_, n);
+  update_kv_stats();
+  return Status::ok();
+}
+
+Status Sequence::continue_with(const SequenceOptions& next, int64_t n_new, int capacity) {
+  if (next.n_ctx != opts_.n_ctx || next.n_batch != opts_.n_batch || next.kv_type != opts_.kv_type ||
+      next.kv_rerotate != opts_.kv_rerotate || next.kv_policy != opts_.kv_policy) {
+    return invalid_argument("a held sequence continues only with its own context, KV type and policy");
+  }
+  VATP_RETURN_IF_ERROR(validate(next));
+  sampler_ = Sampler(model_->config().n_vocab, next.sampling);
+  opts_.sampling = next.sampling;
+  banned_next_.clear();
+  stats_ = SessionStats{};
+  evictor_.reset();  // begin_turn resolves the policy against the whole prompt
+  VATP_RETURN_IF_ERROR(begin_turn(n_new));
+  if (cache_.capacity() < capacity) {
+    VATP_ASSIGN_OR_RETURN(cache_, cache_.with_capacity(capacity));
+  }
+  update_kv_stats();
+  return Status::ok();
+}
+
 int64_t Sequence::positions_left() const {
   if (decode_unbounded(opts_)) return INT64_MAX;
   return opts_.n_ctx - (opts_.kv_rerotate ? cache_.max_length() : n_past_);

@@ -102,6 +102,20 @@ class Sequence {
   // Re-allocates a full cache for exactly `slots` slots (before the first token).
   Status resize_cache(int slots);
 
+  // Prompt reuse (the engine's held conversations). The cache a continuation needs at its
+  // peak: a sequence whose cache holds `held` tokens per head (at most) after `start`
+  // positions, extended by n_new prompt tokens and n_predict generated ones. A policy's
+  // budget resolves against the whole prompt (start + n_new), as a fresh request's does.
+  static Result<int> plan_continuation(const SequenceOptions& opts, int64_t held, int64_t start,
+                                       int64_t n_new, int n_predict);
+  // Keeps the first n tokens only (a full cache: no policy ever evicted from it).
+  Status rewind(int64_t n);
+  // Makes this (finished) sequence the start of a new request with `opts` (the same
+  // context, batch, KV type and policy; its own sampling): a fresh sampler, zeroed
+  // counters, a policy re-resolved against the whole prompt (begin_turn of n_new tokens),
+  // and a cache of at least `capacity` slots.
+  Status continue_with(const SequenceOptions& opts, int64_t n_new, int capacity);
+
   // Multi-turn (Session::append_turn): the next n tokens are one turn's prompt. The first
   // turn sets the policy up (a fractional budget resolves against that turn) with a cache
   // of n_ctx slots, since later turns' lengths are unknown; a policy switched in by

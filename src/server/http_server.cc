@@ -434,6 +434,7 @@ void HttpServer::generate(Endpoint ep, const httplib::Request& req, httplib::Res
           prompts.size() > 1 ? rq.status().with_context("prompt[" + std::to_string(i) + "]") : rq.status();
       return send_error(res, 400, "invalid_request_error", "invalid_value", st.message());
     }
+    rq->cache_prompt = r->cache_prompt;
     auto g = std::make_shared<Generation>();
     g->info = info;
     g->info.echo_text = echo_text(r->echo, prompts[i], *m->tok);

@@ -74,6 +74,11 @@ void Metrics::add_generation_tokens(int64_t n) {
   std::lock_guard<std::mutex> lock(mu_);
   generation_tokens_ += n;
 }
+void Metrics::add_prefix_cache(int64_t queried, int64_t hit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  prefix_queries_ += queried;
+  prefix_hits_ += hit;
+}
 void Metrics::observe_first_token(double s) {
   std::lock_guard<std::mutex> lock(mu_);
   ttft_.observe(s);
@@ -112,10 +117,20 @@ std::string Metrics::render() const {
                 static_cast<double>(g.kv_pool_used));
   out += scalar("vatp:kv_pool_limit_bytes", "gauge", "The --kv-memory bound (0: none).",
                 static_cast<double>(g.kv_pool_limit));
-  out += scalar("vatp:kv_allocated_bytes", "gauge", "Bytes the running requests' KV caches allocate now.",
+  out += scalar("vatp:kv_allocated_bytes", "gauge",
+                "Bytes the running and held requests' KV caches allocate now.",
                 static_cast<double>(g.kv_allocated));
-  out += scalar("vllm:prompt_tokens_total", "counter", "Prompt tokens prefilled.",
+  out += scalar("vatp:held_sequences", "gauge",
+                "Finished requests whose KV caches are held for prompt reuse (--prompt-cache).",
+                static_cast<double>(g.held));
+  out += scalar("vllm:prompt_tokens_total", "counter", "Prompt tokens of accepted requests (cached ones too).",
                 static_cast<double>(prompt_tokens_));
+  out += scalar("vllm:prefix_cache_queries_total", "counter",
+                "Prompt tokens of finished requests that asked for prompt reuse.",
+                static_cast<double>(prefix_queries_));
+  out += scalar("vllm:prefix_cache_hits_total", "counter",
+                "Of those, tokens continued from a held cache instead of prefilled.",
+                static_cast<double>(prefix_hits_));
   out += scalar("vllm:generation_tokens_total", "counter", "Tokens generated.",
                 static_cast<double>(generation_tokens_));
   out += scalar("vatp:tokens_evicted_total", "counter",

@@ -31,6 +31,7 @@ struct EngineGauges {
   int64_t running = 0, waiting = 0;
   int64_t kv_pool_used = 0, kv_pool_limit = 0;  // reserved bytes, --kv-memory (0: none)
   int64_t kv_allocated = 0;                     // bytes the live caches allocate
+  int64_t held = 0;                             // finished sequences held for prompt reuse
 };
 
 class Metrics {
@@ -39,6 +40,9 @@ class Metrics {
   void set_gauges(const EngineGauges& g);
   void add_prompt_tokens(int64_t n);
   void add_generation_tokens(int64_t n);
+  // Prompt reuse: a request that could continue a held sequence had `queried` prompt
+  // tokens, of which `hit` came from the held cache.
+  void add_prefix_cache(int64_t queried, int64_t hit);
   void observe_first_token(double seconds);
   void observe_inter_token(double seconds);
   // A finished request: why it ended ("stop", "length", "abort", "error") and its KV figures.
@@ -51,6 +55,7 @@ class Metrics {
   mutable std::mutex mu_;
   EngineGauges gauges_;
   int64_t prompt_tokens_ = 0, generation_tokens_ = 0, evicted_ = 0;
+  int64_t prefix_queries_ = 0, prefix_hits_ = 0;
   int64_t kv_held_sum_ = 0, kv_full_sum_ = 0;
   std::vector<std::pair<std::string, int64_t>> finished_;  // reason → count
   std::vector<std::pair<int, int64_t>> rejected_;          // HTTP status → count

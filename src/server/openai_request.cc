@@ -109,6 +109,10 @@ Status take_server_fields(json& body, Endpoint ep, OpenAiRequest& r) {
   if (json v = take("n"); !v.is_null() && !(v.is_number_integer() && v.get<int64_t>() == 1))
     return field_error("n", "only n = 1 is supported");
   if (json v = take("user"); !v.is_null() && !v.is_string()) return field_error("user", "must be a string");
+  if (json v = take("cache_prompt"); !v.is_null()) {
+    if (!v.is_boolean()) return field_error("cache_prompt", "must be true or false");
+    r.cache_prompt = v.get<bool>();
+  }
   for (const char* key : {"frequency_penalty", "presence_penalty"}) {
     json v = take(key);
     if (v.is_null()) continue;

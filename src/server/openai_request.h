@@ -29,6 +29,9 @@ struct OpenAiRequest {
   // logprobs true + top_logprobs; completions: logprobs N).
   int logprobs = -1;
   bool echo = false;  // completions: the prompt comes back before the completion
+  // Prompt reuse (llama-server's field): continue a conversation the server holds, and
+  // be held for the next request. On by default.
+  bool cache_prompt = true;
   // Completions with a list of several prompts (lm-eval batches them): one request
   // each, in order, answered as choices[i] (`req` is the first). Empty for one prompt.
   std::vector<api::ParsedRequest> batch;

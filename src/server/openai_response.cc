@@ -19,10 +19,11 @@ json usage_json(const runtime::Completion& c, const std::string& policy) {
   const int64_t completion = static_cast<int64_t>(c.tokens.size());
   json kv = kv_json(s, c.kv_bytes_reserved);
   kv["policy"] = policy;
-  return {{"prompt_tokens", s.n_prompt},
+  const int64_t prompt = s.n_prompt + c.n_cached;  // prefilled now + continued from a held cache
+  return {{"prompt_tokens", prompt},
           {"completion_tokens", completion},
-          {"total_tokens", s.n_prompt + completion},
-          {"prompt_tokens_details", {{"cached_tokens", 0}}},
+          {"total_tokens", prompt + completion},
+          {"prompt_tokens_details", {{"cached_tokens", c.n_cached}}},
           {"kv", kv}};
 }
 
@@ -33,6 +34,7 @@ const char* state_name(runtime::SequenceInfo::State s) {
     case runtime::SequenceInfo::State::kWaiting: return "waiting";
     case runtime::SequenceInfo::State::kPrefill: return "prefill";
     case runtime::SequenceInfo::State::kDecode: return "decode";
+    case runtime::SequenceInfo::State::kHeld: return "held";
   }
   return "unknown";
 }

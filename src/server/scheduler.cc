@@ -106,6 +106,7 @@ struct Scheduler::Live {
   Timer since_arrival;
   double last_token_at = -1.0;
   LogprobRecorder logprobs;
+  bool cache_prompt = false;
   explicit Live(std::vector<std::string> s) : stop(std::move(s)) {}
 };
 
@@ -209,6 +210,7 @@ void Scheduler::start(std::unique_ptr<Pending> p) {
   auto live = std::make_unique<Live>(std::move(p->opts.stop));
   live->channel = p->channel;
   live->since_arrival = p->since_arrival;
+  live->cache_prompt = p->req.cache_prompt;
   live->logprobs.n_top = p->opts.logprobs;
   live->logprobs.prompt_too = p->opts.prompt_logprobs;
   live->logprobs.n_vocab = engine_.n_vocab();
@@ -230,7 +232,9 @@ void Scheduler::start(std::unique_ptr<Pending> p) {
       e.logprobs = l->logprobs.take_unposted();
       l->channel->post(std::move(e));
     }
-    return !l->stop.stopped() && !l->channel->cancelled();
+    // A vanished client is cancelled before the next step (cancel_abandoned), which also
+    // keeps its sequence from being held for prompt reuse.
+    return !l->stop.stopped();
   };
   const int64_t n_prompt = static_cast<int64_t>(p->req.prompt.size());
   if (engine_.n_waiting() >= engine_.options().max_queue) {
@@ -285,9 +289,10 @@ void Scheduler::log_finished(const runtime::Completion& c, const std::string& ou
   if (!log_) return;
   const runtime::SessionStats& s = c.stats;
   std::fprintf(log_,
-               "vatp serve: request %lld %s: prompt %lld, completion %zu tokens, KV %.1f of %.1f KiB "
-               "(%lld evicted), %.2f s\n",
-               static_cast<long long>(c.id), outcome.c_str(), static_cast<long long>(s.n_prompt),
+               "vatp serve: request %lld %s: prompt %lld (%lld cached), completion %zu tokens, KV %.1f of "
+               "%.1f KiB (%lld evicted), %.2f s\n",
+               static_cast<long long>(c.id), outcome.c_str(), static_cast<long long>(s.n_prompt + c.n_cached),
+               static_cast<long long>(c.n_cached),
                c.tokens.size(), static_cast<double>(s.kv_bytes_used) / 1024.0,
                static_cast<double>(s.kv_bytes_full) / 1024.0, static_cast<long long>(s.tokens_evicted),
                seconds);
@@ -313,6 +318,7 @@ void Scheduler::deliver_completions() {
         l.channel->post(std::move(e));
       }
       const bool cancelled = l.channel->cancelled();
+      if (l.cache_prompt) metrics_.add_prefix_cache(c.stats.n_prompt + c.n_cached, c.n_cached);
       Event done = make_event(Event::Kind::kDone);
       done.text = l.stop.text();
       done.finish_reason = finish_reason(c, l.stop.stopped() && !cancelled);
@@ -336,6 +342,7 @@ void Scheduler::publish_gauges() {
   g.kv_pool_used = engine_.kv_pool().used();
   g.kv_pool_limit = engine_.kv_pool().limit();
   g.kv_allocated = engine_.kv_bytes_allocated();
+  g.held = engine_.n_held();
   metrics_.set_gauges(g);
 }
 

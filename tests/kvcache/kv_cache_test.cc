@@ -279,5 +279,54 @@ TEST(KvCache, StatRowsFollowApplyAndRenumber) {
   EXPECT_EQ(c->min_length(), 3);
 }
 
+// with_capacity: a larger copy with every live slot's K/V, position, statistics (all
+// rows) and norms, per-head lengths kept; the original untouched; too small refused.
+TEST(KvCache, WithCapacityCopiesEveryHeadIntoALargerCache) {
+  for (bool statistics : {true, false}) {
+    KvCacheConfig cfg{2, 2, kHd, 4, KvType::F16, 2, statistics};
+    auto c = KvCache::create(cfg);
+    ASSERT_TRUE(c.is_ok());
+    for (int l = 0; l < 2; ++l) {
+      for (int32_t p = 0; p < 4; ++p) {
+        const auto k = kv_row(p + 10 * l, 2, 1.0f), v = kv_row(p + 10 * l, 2, -2.0f);
+        ASSERT_TRUE(c->append(l, k.data(), v.data(), 100 * l + p).is_ok());
+        if (!statistics) continue;
+        for (int h = 0; h < 2; ++h)
+          for (int r = 0; r < 2; ++r) c->acc_attn(l, h)[r * 4 + p] = static_cast<float>(1000 * l + 100 * h + 10 * r + p);
+      }
+    }
+    EvictionPlan plan;
+    plan.heads = {{1, 1, {0, 2}}};  // heads of different lengths
+    ASSERT_TRUE(c->apply(plan).is_ok());
+    EXPECT_FALSE(c->with_capacity(3).is_ok());
+    auto big = c->with_capacity(9);
+    ASSERT_TRUE(big.is_ok()) << big.status().to_string();
+    EXPECT_EQ(big->capacity(), 9);
+    EXPECT_EQ(c->capacity(), 4);
+    EXPECT_EQ(big->has_statistics(), statistics);
+    for (int l = 0; l < 2; ++l) {
+      for (int h = 0; h < 2; ++h) {
+        ASSERT_EQ(big->length(l, h), c->length(l, h));
+        for (int s = 0; s < c->length(l, h); ++s) {
+          EXPECT_EQ(big->pos(l, h)[s], c->pos(l, h)[s]);
+          for (int d = 0; d < kHd; ++d) {
+            EXPECT_EQ(read(*big, big->k(l, h), s, d), read(*c, c->k(l, h), s, d));
+            EXPECT_EQ(read(*big, big->v(l, h), s, d), read(*c, c->v(l, h), s, d));
+          }
+          if (!statistics) continue;
+          EXPECT_EQ(big->value_l1(l, h)[s], c->value_l1(l, h)[s]);
+          EXPECT_EQ(big->key_l2(l, h)[s], c->key_l2(l, h)[s]);
+          for (int r = 0; r < 2; ++r) EXPECT_EQ(big->acc_attn(l, h)[r * 9 + s], c->acc_attn(l, h)[r * 4 + s]);
+        }
+      }
+    }
+    // It goes on appending where the copy left off.
+    const auto k = kv_row(50, 2, 1.0f);
+    ASSERT_TRUE(big->append(0, k.data(), k.data(), 50).is_ok());
+    EXPECT_EQ(big->length(0, 0), 5);
+    EXPECT_EQ(big->pos(0, 0)[4], 50);
+  }
+}
+
 }  // namespace
 }  // namespace vatp::kvcache

@@ -374,5 +374,161 @@ TEST_F(EngineSmol, QuestionKeptWholeIsChecked) {
   EXPECT_NE(r.status().message().find("question kept whole"), std::string::npos) << r.status().to_string();
 }
 
+// Prompt reuse: a request whose prompt extends a held sequence's tokens continues it,
+// and equals a multi-turn Session bit for bit (the first request as the first turn; the
+// second prompt's new part as the next turn, its policy re-resolved against the whole
+// prompt, its own sampler), beside another sequence. Only the new part is prefilled.
+TEST_F(EngineSmol, PromptReuseEqualsAMultiTurnSession) {
+  const auto p1 = prompt(150, 40);
+  const auto turn2 = tok_->encode(" And then the second turn asks about the jargon of the hackers again.", false, false);
+  const int nv = model_->config().n_vocab;
+  for (const Case& c : {Case{0, "full", "", "", 0.0f, 10}, Case{0, "vatp", "64", "chunked", 0.0f, 10},
+                        Case{0, "snapkv", "0.25", "", 0.7f, 10}, Case{0, "h2o", "0.5", "", 0.0f, 10}}) {
+    SCOPED_TRACE(c.policy);
+    EngineOptions eo = engine_options(3, 96);
+    eo.max_held = 2;
+    auto e = Engine::create(*model_, *tok_, *pool_, eo);
+    ASSERT_TRUE(e.is_ok());
+    Trace t1, t2, other;
+    Request r1 = request_of(p1, c, 5, &t1);
+    r1.cache_prompt = true;
+    ASSERT_TRUE((*e)->submit(std::move(r1)).is_ok());
+    std::vector<Completion> first = drain(**e);
+    ASSERT_EQ(first.size(), 1u);
+    ASSERT_TRUE(first[0].status.is_ok());
+    EXPECT_EQ((*e)->n_held(), 1);
+    EXPECT_EQ((*e)->kv_pool().used(), (*e)->kv_bytes_allocated());  // the held cache, nothing more
+
+    std::vector<int32_t> p2 = p1;
+    p2.insert(p2.end(), first[0].tokens.begin(), first[0].tokens.end());
+    p2.insert(p2.end(), turn2.begin(), turn2.end());
+    Request r2 = request_of(p2, c, 9, &t2);
+    r2.cache_prompt = true;
+    ASSERT_TRUE((*e)->submit(std::move(r2)).is_ok());
+    ASSERT_TRUE((*e)->submit(request_of(prompt(200, 900), kMixed[1], 3, &other)).is_ok());
+    std::vector<Completion> done = drain(**e);
+    ASSERT_EQ(done.size(), 2u);
+    const Completion& mine = done[0].id == 2 ? done[0] : done[1];
+    ASSERT_TRUE(mine.status.is_ok()) << mine.status.to_string();
+    const int64_t held = static_cast<int64_t>(p1.size() + first[0].tokens.size()) - 1;
+    EXPECT_EQ(mine.n_cached, held);
+    EXPECT_EQ(mine.stats.n_prompt, static_cast<int64_t>(p2.size()) - held);
+
+    SessionOptions o;
+    o.n_ctx = kCtx;
+    o.n_batch = kBatch;
+    o.sampling = sampling_of(c, 5);
+    o.kv_policy = policy_of(c);
+    auto s = Session::create(*model_, *tok_, *pool_, o);
+    ASSERT_TRUE(s.is_ok());
+    Trace a1, a2;
+    auto hashing = [&](Trace& t) {
+      return [&](int32_t id, std::string_view) {
+        if (id != kFlushId) t.logits.push_back(hash_logits((*s)->last_logits(), nv));
+        return true;
+      };
+    };
+    ASSERT_TRUE((*s)->append_turn(p1).is_ok());
+    auto ids1 = (*s)->continue_generation(p1, c.max_tokens, hashing(a1));
+    ASSERT_TRUE(ids1.is_ok());
+    EXPECT_EQ(*ids1, first[0].tokens);
+    EXPECT_EQ(a1.logits, t1.logits);
+    ASSERT_TRUE((*s)->set_policy(policy_of(c)).is_ok());
+    (*s)->sampler() = Sampler(nv, sampling_of(c, 9));
+    ASSERT_TRUE((*s)->append_turn(std::span<const int32_t>(p2).subspan(static_cast<size_t>(held))).is_ok());
+    auto ids2 = (*s)->continue_generation(p2, c.max_tokens, hashing(a2));
+    ASSERT_TRUE(ids2.is_ok());
+    EXPECT_EQ(mine.tokens, *ids2);
+    EXPECT_EQ(t2.logits, a2.logits);
+  }
+}
+
+// A full cache continues from a common prefix (rewound to it); a request with another
+// policy, or one that does not ask for reuse, starts afresh; cancelled requests are not
+// held; at most max_held are; held caches give way to a request that needs the memory.
+TEST_F(EngineSmol, PromptReuseRulesAndHeldCachesGiveWay) {
+  const auto p1 = prompt(200, 40);
+  const Case full{0, "full", "", "", 0.0f, 6};
+  // Room for one full cache of 1010 slots: the last request's, once nothing else is held.
+  const int64_t limit = [&] {
+    auto cc = model_->cache_config(1010, kvcache::KvType::F16, false);
+    cc.statistics = false;
+    return static_cast<int64_t>(kvcache::KvCache::bytes_for(cc));
+  }();
+  EngineOptions eo = engine_options(2, 96, limit);
+  eo.max_held = 2;
+  auto e = Engine::create(*model_, *tok_, *pool_, eo);
+  ASSERT_TRUE(e.is_ok());
+  Trace t;
+  auto run = [&](std::vector<int32_t> p, const Case& c, bool reuse) {
+    t = Trace{};
+    Request r = request_of(p, c, 1, &t);
+    r.cache_prompt = reuse;
+    EXPECT_TRUE((*e)->submit(std::move(r)).is_ok());
+    std::vector<Completion> d = drain(**e);
+    EXPECT_EQ(d.size(), 1u);
+    return d.empty() ? Completion{} : d[0];
+  };
+  const Completion c1 = run(p1, full, true);
+  ASSERT_EQ((*e)->n_held(), 1);
+  // Diverging after p1: the full cache is rewound to the common prefix.
+  std::vector<int32_t> p2 = p1;
+  const auto more = prompt(30, 700);
+  p2.insert(p2.end(), more.begin() + 1, more.end());
+  const std::vector<int32_t> held_tokens = [&] {
+    std::vector<int32_t> h = p1;
+    h.insert(h.end(), c1.tokens.begin(), c1.tokens.end() - 1);
+    return h;
+  }();
+  const int64_t common = std::mismatch(held_tokens.begin(), held_tokens.end(), p2.begin(), p2.end()).first -
+                         held_tokens.begin();
+  const Completion c2 = run(p2, full, true);
+  const Trace t2 = t;
+  EXPECT_EQ(c2.n_cached, common);
+  EXPECT_EQ((*e)->n_held(), 1);  // the one it continued, held again
+  // Bit-identical to a fresh run of that prompt (a full cache holds the same rows
+  // whichever forward calls computed them).
+  {
+    auto fresh = Engine::create(*model_, *tok_, *pool_, engine_options(2, 96));
+    ASSERT_TRUE(fresh.is_ok());
+    Trace tf;
+    ASSERT_TRUE((*fresh)->submit(request_of(p2, full, 1, &tf)).is_ok());
+    std::vector<Completion> d = drain(**fresh);
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(d[0].tokens, c2.tokens);
+    EXPECT_EQ(tf.logits, t2.logits);
+  }
+  // Another policy, or no reuse asked for: a fresh prefill.
+  std::vector<int32_t> p3 = p2;
+  p3.insert(p3.end(), c2.tokens.begin(), c2.tokens.end());
+  EXPECT_EQ(run(p3, Case{0, "h2o", "0.5", "", 0.0f, 6}, true).n_cached, 0);
+  EXPECT_EQ(run(p3, full, false).n_cached, 0);
+  EXPECT_EQ((*e)->n_held(), 2);  // the h2o one joined; the one without reuse did not
+  // At most max_held: a third held one drops the least recently used.
+  EXPECT_EQ(run(prompt(50, 1500), full, true).n_cached, 0);
+  EXPECT_EQ((*e)->n_held(), 2);
+  // Cancelled: not held.
+  {
+    Request r = request_of(prompt(60, 2000), Case{0, "full", "", "", 0.0f, 50}, 1, &t);
+    r.cache_prompt = true;
+    auto id = (*e)->submit(std::move(r));
+    ASSERT_TRUE(id.is_ok());
+    ASSERT_TRUE((*e)->step().is_ok());
+    EXPECT_TRUE((*e)->cancel(*id));
+    drain(**e);
+    EXPECT_EQ((*e)->n_held(), 2);
+  }
+  // A request that needs nearly all of --kv-memory: the held caches give way.
+  const int64_t before = (*e)->kv_pool().used();
+  ASSERT_GT(before, 0);
+  std::vector<int32_t> long_prompt = prompt(900, 3000);
+  ASSERT_GT(long_prompt.size(), 1000u);
+  long_prompt.resize(1000);
+  const Completion big = run(long_prompt, Case{0, "full", "", "", 0.0f, 4}, false);
+  EXPECT_TRUE(big.status.is_ok()) << big.status.to_string();
+  EXPECT_EQ((*e)->n_held(), 0);
+  EXPECT_EQ((*e)->kv_pool().used(), 0);
+}
+
 }  // namespace
 }  // namespace vatp::runtime

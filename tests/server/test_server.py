@@ -159,6 +159,7 @@ def test_concurrent_equals_sequential(server):
 
 
 def test_disconnect_frees_memory(server):
+    held = server.metrics()["vatp:kv_pool_reserved_bytes"]  # conversations held for prompt reuse
     with socket.create_connection(("127.0.0.1", server.port)) as s:
         body = json.dumps({"prompt": LONG[:3000], "max_tokens": 2000, "stream": True, "ignore_eos": True}).encode()
         s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -169,16 +170,21 @@ def test_disconnect_frees_memory(server):
             assert more, got
             got += more
         assert wait_for(lambda: server.metrics()["vllm:num_requests_running"] == 1)
-        assert server.metrics()["vatp:kv_pool_reserved_bytes"] > 0
+        assert server.metrics()["vatp:kv_pool_reserved_bytes"] > held
     assert wait_for(lambda: server.metrics()["vllm:num_requests_running"] == 0, timeout=10)
     m = server.metrics()
-    assert m["vatp:kv_pool_reserved_bytes"] == 0 and m["vatp:kv_allocated_bytes"] == 0
+    # All of its memory is back (a cancelled request is not held).
+    assert m["vatp:kv_pool_reserved_bytes"] == held and m["vatp:kv_allocated_bytes"] == held
     assert m["vllm:request_success_total{finished_reason=abort}"] >= 1
+
+
+def live_slots(h):
+    return [s for s in h.get("/slots").json()["slots"] if s["state"] != "held"]
 
 
 def test_slots_show_the_live_sequences(server):
     with server.http() as h:
-        assert h.get("/slots").json()["slots"] == []
+        assert live_slots(h) == []
         body = {"prompt": LONG[:2000], "max_tokens": 2000, "ignore_eos": True, "stream": True,
                 "kv": {"policy": "vatp", "budget": 64}}
         with h.stream("POST", "/v1/completions", json=body) as r:
@@ -192,6 +198,7 @@ def test_slots_show_the_live_sequences(server):
                 if line.startswith("data: "):
                     seen.append(line)
             j = h.get("/slots").json()
+            j["slots"] = [s for s in j["slots"] if s["state"] != "held"]
         if len(j["slots"]) != 1:  # say everything (pytest.fail is not cut)
             pytest.fail(f"/slots: {j}\nstream so far: {seen}\nserver log: {''.join(server.log[-6:])}")
         slot = j["slots"][0]
@@ -200,7 +207,45 @@ def test_slots_show_the_live_sequences(server):
         assert slot["kv"]["tokens_evicted"] > 0 and slot["kv"]["bytes_held"] < slot["kv"]["bytes_full_cache"]
         assert 0 < slot["kv"]["bytes_allocated"] <= slot["kv"]["bytes_reserved"] <= j["kv_pool"]["reserved_bytes"]
         assert j["kv_pool"]["limit_bytes"] == 256 << 20
-        assert wait_for(lambda: h.get("/slots").json()["slots"] == [], timeout=10)
+        assert wait_for(lambda: live_slots(h) == [], timeout=10)
+
+
+def test_prompt_reuse_continues_a_held_conversation(server):
+    """A chat turn that extends a conversation the server holds prefills only the new part
+    (usage.prompt_tokens_details.cached_tokens); with a full cache the answer is the one a
+    fresh prefill gives (tests/runtime/engine_test.cc: bit for bit), with a policy the
+    compressed cache goes on. /slots lists what is held, /metrics counts the hits."""
+    c = server.client()
+    notes = "Here are my notes. " + " ".join(f"Note {i}: the fox {i} ran {i * 3} miles." for i in range(30))
+    before = server.metrics()
+    for kv in (None, {"policy": "vatp", "budget": 64, "schedule": "chunked", "chunk": 64}):
+        extra = {"extra_body": {"kv": kv}} if kv else {}
+        msgs = [{"role": "user", "content": notes + " How many notes are there?"}]
+        first = c.chat.completions.create(model="x", messages=msgs, **greedy(), **extra)
+        assert first.usage.prompt_tokens_details.cached_tokens == 0
+        msgs += [{"role": "assistant", "content": first.choices[0].message.content},
+                 {"role": "user", "content": "Which fox ran the farthest?"}]
+        second = c.chat.completions.create(model="x", messages=msgs, **greedy(), **extra)
+        cached = second.usage.prompt_tokens_details.cached_tokens
+        # Everything up to the first answer (its last token, never fed back, aside).
+        assert first.usage.prompt_tokens < cached < second.usage.prompt_tokens, second.usage
+        assert cached >= first.usage.prompt_tokens + first.usage.completion_tokens - 2
+        no_reuse = {"cache_prompt": False, **({"kv": kv} if kv else {})}
+        fresh = c.chat.completions.create(model="x", messages=msgs, **greedy(), extra_body=no_reuse)
+        assert fresh.usage.prompt_tokens_details.cached_tokens == 0
+        assert fresh.usage.prompt_tokens == second.usage.prompt_tokens
+        if kv is None:
+            assert second.choices[0].message.content == fresh.choices[0].message.content
+        else:  # the held cache was compressed: it stays at the budget, and only the new part came on top
+            k = second.usage.model_extra["kv"]
+            assert k["tokens_evicted"] > 0 and k["bytes_held"] < k["bytes_full_cache"]
+    with server.http() as h:
+        held = [s for s in h.get("/slots").json()["slots"] if s["state"] == "held"]
+    assert {s["policy"] for s in held} >= {"full", "vatp"}
+    assert all(0 < s["kv"]["bytes_allocated"] == s["kv"]["bytes_reserved"] for s in held)
+    after = server.metrics()
+    assert after["vllm:prefix_cache_hits_total"] - before["vllm:prefix_cache_hits_total"] > 1000
+    assert after["vatp:held_sequences"] >= 2
 
 
 def test_metrics_parse_and_count(server):
@@ -228,6 +273,7 @@ BAD = [
     ("/v1/completions", b'{"prompt": "hi", "frequency_penalty": 0.5}', 400, "invalid_value"),
     ("/v1/completions", b'{"prompt": "hi", "unknown_field": 1}', 400, "invalid_value"),
     ("/v1/completions", b'{"prompt": "hi", "stream": "yes"}', 400, "invalid_value"),
+    ("/v1/completions", b'{"prompt": "hi", "cache_prompt": 1}', 400, "invalid_value"),
     ("/v1/completions", b'{"prompt": "hi", "max_tokens": 5000}', 400, "context_length_exceeded"),
     ("/v1/completions", json.dumps({"prompt": LONG * 3}).encode(), 400, "context_length_exceeded"),
     ("/v1/completions", json.dumps({"prompt": "x" * 300000}).encode(), 413, "body_too_large"),

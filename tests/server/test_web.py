@@ -134,6 +134,10 @@ def test_chat_in_headless_chromium(server, browser):
     assert b.js("document.querySelectorAll('.assistant .stats').length") == 2, \
         b.js("document.getElementById('log').innerText")
     assert b.js("document.querySelectorAll('.msg.user').length") == 2
+    # ... from the server's held cache of the first: only the new turn was prefilled.
+    second = b.js("document.querySelectorAll('.assistant .stats')[1].textContent")
+    cached = int(second.split("(")[1].split()[0])
+    assert cached > 200, second
     shot = os.environ.get("VATP_WEB_SCREENSHOT")
     if shot:
         time.sleep(0.5)  # the KV bar's transition

@@ -34,7 +34,7 @@ struct ServeFlags {
   int http_threads = 0;  // 0: 2 × --parallel + 8
   double shutdown_timeout = 30.0;
   int prompt_cache = -1;  // held sequences for prompt reuse; -1: --parallel
-  std::string alias;  // the model name in /v1/models (default: the file name)
+  std::string alias;      // the model name in /v1/models (default: the file name)
   std::string chat_template;
   server::ServerOptions so;  // defaults (sampling, kv) filled by the flags
 };
@@ -59,7 +59,8 @@ Result<server::ServerOptions> server_options(const ServeFlags& f) {
   if (f.port < 0 || f.port > 65535)
     return invalid_argument("--port must be in 0..65535, got " + std::to_string(f.port));
   if (f.shutdown_timeout < 0) return invalid_argument("--shutdown-timeout must be >= 0");
-  if (f.prompt_cache < -1) return invalid_argument("--prompt-cache must be >= 0, got " + std::to_string(f.prompt_cache));
+  if (f.prompt_cache < -1)
+    return invalid_argument("--prompt-cache must be >= 0, got " + std::to_string(f.prompt_cache));
   VATP_RETURN_IF_ERROR(engine_options(f.engine, 1).status());
   VATP_RETURN_IF_ERROR(runtime::validate(f.so.defaults.sampling));
   VATP_RETURN_IF_ERROR(policy::config_from_flags(f.so.defaults.kv).status().with_context("--kv-* flags"));

@@ -189,7 +189,8 @@ Result<KvCache> KvCache::with_capacity(int capacity) const {
       const size_t src = slot0(l, h), dst = c.slot0(l, h);
       std::memcpy(c.k_.data() + dst * row_bytes_, k_.data() + src * row_bytes_, n * row_bytes_);
       std::memcpy(c.v_.data() + dst * row_bytes_, v_.data() + src * row_bytes_, n * row_bytes_);
-      std::copy_n(pos_.begin() + static_cast<std::ptrdiff_t>(src), n, c.pos_.begin() + static_cast<std::ptrdiff_t>(dst));
+      std::copy_n(pos_.begin() + static_cast<std::ptrdiff_t>(src), n,
+                  c.pos_.begin() + static_cast<std::ptrdiff_t>(dst));
       c.len_[idx(l, h)] = static_cast<int>(n);
       if (!cfg_.statistics) continue;
       for (auto m : {&KvCache::vl1_, &KvCache::vl2_, &KvCache::kl2_})

@@ -63,7 +63,8 @@ Result<std::unique_ptr<Engine>> Engine::create(const model::Model& model, const 
     return invalid_argument("batch size must be >= 1, got " + std::to_string(opts.n_batch));
   if (opts.kv_memory < 0) return invalid_argument("--kv-memory must be >= 0");
   if (opts.max_queue < 0) return invalid_argument("--max-queue must be >= 0");
-  if (opts.max_held < 0) return invalid_argument("held caches must be >= 0, got " + std::to_string(opts.max_held));
+  if (opts.max_held < 0)
+    return invalid_argument("held caches must be >= 0, got " + std::to_string(opts.max_held));
   if (opts.kv_rerotate) opts.max_held = 0;
   if (tok.n_vocab() != model.config().n_vocab) {
     return invalid_argument("tokenizer has " + std::to_string(tok.n_vocab()) +
@@ -221,7 +222,8 @@ std::optional<Engine::Reuse> Engine::find_reuse(const Waiting& w) const {
     if (h->seq.evictor() != nullptr ? !whole : (common < 1 || 2 * common < held)) continue;
     if (best && best->start >= common) continue;
     const int64_t cached = whole ? h->seq.cache().max_length() : common;
-    Result<int> slots = Sequence::plan_continuation(sequence_options(q), cached, common, n - common, q.max_tokens);
+    Result<int> slots =
+        Sequence::plan_continuation(sequence_options(q), cached, common, n - common, q.max_tokens);
     if (!slots.is_ok()) continue;
     kvcache::KvCacheConfig cc = h->seq.cache().config();
     cc.capacity = std::max(cc.capacity, *slots);
@@ -446,7 +448,8 @@ Status Engine::after_prefill_piece(Active& a, double step_seconds) {
   // The policy's prompt (begin_policy) is the context: all of it unless a question is kept whole.
   const int64_t context = a.seq.prompt_len();
   if (a.prompt_done < context) {
-    if ((a.prompt_done - a.turn_start) % e->prefill_chunk() == 0) return a.seq.evict(policy::Phase::kPrefillChunk);
+    if ((a.prompt_done - a.turn_start) % e->prefill_chunk() == 0)
+      return a.seq.evict(policy::Phase::kPrefillChunk);
     return Status::ok();
   }
   if (a.prompt_done > context) return Status::ok();  // the question: appended whole

@@ -171,8 +171,8 @@ Result<int> Sequence::plan_continuation(const SequenceOptions& opts, int64_t hel
                               : held + n_new;
   // Decoding starts from the budget at most: one slot over it at a time, or (one-shot,
   // no decode evictions) every generated token.
-  const int64_t decode =
-      std::min(held + n_new, budget) + (c.schedule == policy::Schedule::kOneShot ? std::max(n_predict, 1) : 1);
+  const int64_t decode = std::min(held + n_new, budget) +
+                         (c.schedule == policy::Schedule::kOneShot ? std::max(n_predict, 1) : 1);
   return static_cast<int>(std::min(ctx, std::max(prefill, decode)));
 }
 

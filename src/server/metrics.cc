@@ -123,8 +123,8 @@ std::string Metrics::render() const {
   out += scalar("vatp:held_sequences", "gauge",
                 "Finished requests whose KV caches are held for prompt reuse (--prompt-cache).",
                 static_cast<double>(g.held));
-  out += scalar("vllm:prompt_tokens_total", "counter", "Prompt tokens of accepted requests (cached ones too).",
-                static_cast<double>(prompt_tokens_));
+  out += scalar("vllm:prompt_tokens_total", "counter",
+                "Prompt tokens of accepted requests (cached ones too).", static_cast<double>(prompt_tokens_));
   out += scalar("vllm:prefix_cache_queries_total", "counter",
                 "Prompt tokens of finished requests that asked for prompt reuse.",
                 static_cast<double>(prefix_queries_));

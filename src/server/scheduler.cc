@@ -292,10 +292,9 @@ void Scheduler::log_finished(const runtime::Completion& c, const std::string& ou
                "vatp serve: request %lld %s: prompt %lld (%lld cached), completion %zu tokens, KV %.1f of "
                "%.1f KiB (%lld evicted), %.2f s\n",
                static_cast<long long>(c.id), outcome.c_str(), static_cast<long long>(s.n_prompt + c.n_cached),
-               static_cast<long long>(c.n_cached),
-               c.tokens.size(), static_cast<double>(s.kv_bytes_used) / 1024.0,
-               static_cast<double>(s.kv_bytes_full) / 1024.0, static_cast<long long>(s.tokens_evicted),
-               seconds);
+               static_cast<long long>(c.n_cached), c.tokens.size(),
+               static_cast<double>(s.kv_bytes_used) / 1024.0, static_cast<double>(s.kv_bytes_full) / 1024.0,
+               static_cast<long long>(s.tokens_evicted), seconds);
   std::fflush(log_);
 }
 

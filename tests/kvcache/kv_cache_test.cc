@@ -292,7 +292,8 @@ TEST(KvCache, WithCapacityCopiesEveryHeadIntoALargerCache) {
         ASSERT_TRUE(c->append(l, k.data(), v.data(), 100 * l + p).is_ok());
         if (!statistics) continue;
         for (int h = 0; h < 2; ++h)
-          for (int r = 0; r < 2; ++r) c->acc_attn(l, h)[r * 4 + p] = static_cast<float>(1000 * l + 100 * h + 10 * r + p);
+          for (int r = 0; r < 2; ++r)
+            c->acc_attn(l, h)[r * 4 + p] = static_cast<float>(1000 * l + 100 * h + 10 * r + p);
       }
     }
     EvictionPlan plan;

@@ -380,7 +380,8 @@ TEST_F(EngineSmol, QuestionKeptWholeIsChecked) {
 // prompt, its own sampler), beside another sequence. Only the new part is prefilled.
 TEST_F(EngineSmol, PromptReuseEqualsAMultiTurnSession) {
   const auto p1 = prompt(150, 40);
-  const auto turn2 = tok_->encode(" And then the second turn asks about the jargon of the hackers again.", false, false);
+  const auto turn2 =
+      tok_->encode(" And then the second turn asks about the jargon of the hackers again.", false, false);
   const int nv = model_->config().n_vocab;
   for (const Case& c : {Case{0, "full", "", "", 0.0f, 10}, Case{0, "vatp", "64", "chunked", 0.0f, 10},
                         Case{0, "snapkv", "0.25", "", 0.7f, 10}, Case{0, "h2o", "0.5", "", 0.0f, 10}}) {
@@ -480,8 +481,8 @@ TEST_F(EngineSmol, PromptReuseRulesAndHeldCachesGiveWay) {
     h.insert(h.end(), c1.tokens.begin(), c1.tokens.end() - 1);
     return h;
   }();
-  const int64_t common = std::mismatch(held_tokens.begin(), held_tokens.end(), p2.begin(), p2.end()).first -
-                         held_tokens.begin();
+  const int64_t common =
+      std::mismatch(held_tokens.begin(), held_tokens.end(), p2.begin(), p2.end()).first - held_tokens.begin();
   const Completion c2 = run(p2, full, true);
   const Trace t2 = t;
   EXPECT_EQ(c2.n_cached, common);

@@ -44,7 +44,7 @@ Result<int64_t> get_integer(const json& v, const std::string& name, int64_t lo, 
 Result<std::string> kv_value(const json& v, const std::string& name) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
-  if (v.is_number_float() && name == "kv.budget") {
+  if (v.is_number_float() && (name == "kv.budget" || name == "kv.min_budget")) {
     const double x = v.get<double>();
     if (!std::isfinite(x)) return field_error(name, "must be finite");
     std::string s = json(x).dump();
@@ -54,11 +54,19 @@ Result<std::string> kv_value(const json& v, const std::string& name) {
   return field_error(name, std::string("must be a string or an integer, got ") + v.type_name());
 }
 
-Status parse_kv(const json& kv, policy::PolicyFlags& f, bool& scope_context) {
+Status parse_kv(const json& kv, policy::PolicyFlags& f, ParsedRequest& r) {
   if (!kv.is_object()) return field_error("kv", std::string("must be an object, got ") + kv.type_name());
-  static const std::set<std::string> known = {"policy", "budget",     "sinks",  "recent", "schedule", "chunk",
-                                              "group",  "value_norm", "window", "seed",   "scope"};
+  static const std::set<std::string> known = {"policy",   "budget", "sinks", "recent",
+                                              "schedule", "chunk",  "group", "value_norm",
+                                              "window",   "seed",   "scope", "min_budget"};
   VATP_RETURN_IF_ERROR(check_known(kv, known, "kv."));
+  if (kv.contains("min_budget")) {
+    VATP_ASSIGN_OR_RETURN(const std::string text, kv_value(kv["min_budget"], "kv.min_budget"));
+    Result<policy::Budget> b = policy::parse_budget(text);
+    if (!b.is_ok()) return field_error("kv.min_budget", b.status().message());
+    r.kv_min_budget = *b;
+  }
+  bool& scope_context = r.kv_scope_context;
   if (kv.contains("scope")) {
     const json& sc = kv["scope"];
     if (!sc.is_string() || (sc.get<std::string>() != "whole" && sc.get<std::string>() != "context"))
@@ -177,7 +185,7 @@ Result<ParsedRequest> parse_request(const json& j, const RequestDefaults& d) {
     r.ignore_eos = j["ignore_eos"].get<bool>();
   }
   VATP_RETURN_IF_ERROR(parse_sampling(j, r.sampling));
-  if (j.contains("kv")) VATP_RETURN_IF_ERROR(parse_kv(j["kv"], r.kv, r.kv_scope_context));
+  if (j.contains("kv")) VATP_RETURN_IF_ERROR(parse_kv(j["kv"], r.kv, r));
   if (r.kv_scope_context && (r.messages.size() < 2 || r.messages.back().role != "user")) {
     return field_error("kv.scope",
                        "\"context\" needs \"messages\" ending with the user's question after "
@@ -237,6 +245,7 @@ Result<runtime::Request> engine_request(const ParsedRequest& r, const tokenizer:
   out.max_tokens = r.max_tokens;
   out.sampling = r.sampling;
   out.kv_policy = r.kv_policy;
+  out.min_budget = r.kv_min_budget;
   out.ignore_eos = r.ignore_eos;
   return out;
 }

@@ -40,8 +40,9 @@ struct ParsedRequest {
   bool ignore_eos = false;
   runtime::SamplerParams sampling;
   policy::PolicyFlags kv;
-  policy::PolicyConfig kv_policy;  // kv resolved (preset + overrides), values checked
-  bool kv_scope_context = false;   // kv.scope "context"
+  policy::PolicyConfig kv_policy;               // kv resolved (preset + overrides), values checked
+  bool kv_scope_context = false;                // kv.scope "context"
+  std::optional<policy::Budget> kv_min_budget;  // kv.min_budget (KV pressure may cut to it)
 };
 
 // invalid_argument naming the field; the caller adds file and line.

@@ -107,6 +107,7 @@ nlohmann::json output_line(const Item& it) {
   o["kv_bytes_allocated"] = s.kv_bytes_allocated;
   o["kv_bytes_reserved"] = it.done.kv_bytes_reserved;
   o["tokens_evicted"] = s.tokens_evicted;
+  o["kv_compressions"] = s.kv_compressions;
   o["queue_seconds"] = it.done.queue_seconds;
   o["prefill_seconds"] = it.done.prefill_seconds;
   o["decode_seconds"] = it.done.decode_seconds;

@@ -43,6 +43,12 @@ void add_engine_flags(CLI::App* cmd, EngineFlags& f) {
   cmd->add_option("-c,--ctx-size", f.n_ctx, "Context per sequence (default: the model's training context)");
   cmd->add_option("--max-queue", f.max_queue, "Requests waiting for admission at once (default 1024)");
   cmd->add_option("--kv-type", f.kv_type, "KV cache storage: f16 (default) | f32 | q8_0");
+  cmd->add_option("--kv-pressure", f.kv_pressure,
+                  "When a request does not fit in --kv-memory: queue (default: it waits) | compress "
+                  "(running requests that allow it, kv.min_budget, are cut to that budget so it fits)");
+  cmd->add_option("--kv-min-budget", f.kv_min_budget,
+                  "With --kv-pressure compress: the budget (tokens or fraction) requests without "
+                  "kv.min_budget may be cut to (default: none, only requests that say)");
 }
 
 Result<runtime::EngineOptions> engine_options(const EngineFlags& f, int n_ctx_train) {
@@ -55,6 +61,18 @@ Result<runtime::EngineOptions> engine_options(const EngineFlags& f, int n_ctx_tr
   o.batch_tokens = f.batch_tokens;
   o.n_batch = f.n_batch;
   o.max_queue = f.max_queue;
+  if (f.kv_pressure == "compress") {
+    o.kv_pressure = runtime::EngineOptions::KvPressure::kCompress;
+  } else if (f.kv_pressure != "queue") {
+    return invalid_argument("--kv-pressure must be queue or compress, got '" + f.kv_pressure + "'");
+  }
+  if (!f.kv_min_budget.empty()) {
+    Result<policy::Budget> b = policy::parse_budget(f.kv_min_budget);
+    if (!b.is_ok()) return b.status().with_context("--kv-min-budget");
+    if (o.kv_pressure != runtime::EngineOptions::KvPressure::kCompress)
+      return invalid_argument("--kv-min-budget needs --kv-pressure compress");
+    o.default_min_budget = *b;
+  }
   return o;
 }
 

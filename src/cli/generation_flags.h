@@ -31,8 +31,11 @@ struct EngineFlags {
   int max_queue = 1024;
   std::string kv_memory = "0";
   std::string kv_type = "f16";
+  std::string kv_pressure = "queue";
+  std::string kv_min_budget;  // "": none
 };
-// --parallel --kv-memory --batch-tokens -b -c --max-queue --kv-type
+// --parallel --kv-memory --batch-tokens -b -c --max-queue --kv-type --kv-pressure
+// --kv-min-budget
 void add_engine_flags(CLI::App* cmd, EngineFlags& f);
 // The flags checked and resolved (n_ctx 0 → n_ctx_train); errors name the flag.
 Result<runtime::EngineOptions> engine_options(const EngineFlags& f, int n_ctx_train);

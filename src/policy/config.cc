@@ -137,6 +137,18 @@ StatPlan stat_plan(const PolicyConfig& cfg) {
   return p;
 }
 
+Result<PolicyConfig> with_token_budget(const PolicyConfig& cfg, int64_t tokens) {
+  if (!cfg.evict) return invalid_argument("KV policy " + cfg.name + " keeps everything: it has no budget");
+  if (tokens <= cfg.sinks) {
+    return invalid_argument("a budget of " + std::to_string(tokens) + " tokens leaves no room beside the " +
+                            std::to_string(cfg.sinks) + " sinks of KV policy " + cfg.name);
+  }
+  PolicyConfig c = cfg;
+  c.budget = Budget{Budget::Kind::kTokens, static_cast<double>(tokens)};
+  if (c.recent >= 0 && c.sinks + c.recent > tokens) c.recent = -1;
+  return c;
+}
+
 int64_t slots_needed(const PolicyConfig& cfg, const BudgetSplit& split, int64_t prompt_len, int64_t ctx) {
   if (!cfg.evict || cfg.schedule == Schedule::kOneShot) return ctx;
   const int64_t peak = cfg.schedule == Schedule::kChunked ? split.total + std::max(cfg.chunk, 1)

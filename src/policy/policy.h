@@ -96,6 +96,11 @@ struct StatPlan {
 };
 StatPlan stat_plan(const PolicyConfig& cfg);
 
+// The same policy with a budget of `tokens` (KV pressure: a running sequence compressed
+// so that a newcomer fits). An explicit --kv-recent that no longer fits beside the sinks
+// becomes auto (half the budget); sinks that fill the budget are an error.
+Result<PolicyConfig> with_token_budget(const PolicyConfig& cfg, int64_t tokens);
+
 // Slots one KV head must hold at the peak: the whole prompt before the first eviction
 // (continuous), T + chunk (chunked), T + 1 during a decode step; one-shot and full grow
 // to the context. Never more than ctx.

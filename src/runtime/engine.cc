@@ -12,6 +12,7 @@ struct Engine::Waiting {
   Request req;
   Sequence::CachePlan plan;
   int64_t bytes = 0;
+  int64_t min_tokens = 0;  // the budget KV pressure may cut it to (0: never)
   Timer since_submit;
 };
 
@@ -25,6 +26,7 @@ struct Engine::Active {
   int64_t bytes = 0;
   int64_t prompt_done = 0;  // prompt tokens already run (or held: from prompt reuse)
   int64_t turn_start = 0;   // where this request's prefill began (its chunks count from it)
+  int64_t min_tokens = 0;   // the budget KV pressure may cut it to (0: never)
   int64_t piece = 0;        // rows in the step being run (0: not in it)
   int32_t next_token = -1;  // sampled, to be fed back next step (decoding)
   bool done = false;
@@ -51,6 +53,39 @@ struct Engine::Reuse {
   int64_t bytes = 0;
 };
 
+namespace {
+
+// The budget, in tokens of this prompt, that KV pressure may cut a request down to: its
+// own min_budget (checked: an evicting policy compressing the whole prompt, at most its
+// budget, a valid policy at that budget), else the engine's default where that is below
+// the request's budget; 0: never compressed.
+Result<int64_t> min_budget_tokens(const Request& r, int64_t n, const EngineOptions& o) {
+  const bool asked = r.min_budget.has_value();
+  if (asked && !r.kv_policy.evict)
+    return invalid_argument("kv.min_budget needs an evicting KV policy; " + r.kv_policy.name +
+                            " keeps everything");
+  if (asked && r.n_question > 0)
+    return invalid_argument("kv.min_budget cannot be combined with kv.scope \"context\"");
+  const std::optional<policy::Budget> b = asked ? r.min_budget : o.default_min_budget;
+  if (!b || !r.kv_policy.evict || r.n_question > 0) return int64_t{0};
+  policy::PolicyConfig m = r.kv_policy;
+  m.budget = *b;
+  VATP_ASSIGN_OR_RETURN(const policy::BudgetSplit lo, policy::resolve_budget(m, n));
+  VATP_ASSIGN_OR_RETURN(const policy::BudgetSplit hi, policy::resolve_budget(r.kv_policy, n));
+  if (lo.total >= hi.total) {
+    if (!asked || lo.total == hi.total) return int64_t{0};
+    return invalid_argument("kv.min_budget (" + std::to_string(lo.total) +
+                            " tokens of this prompt) is above " + "the budget (" + std::to_string(hi.total) +
+                            " tokens)");
+  }
+  VATP_ASSIGN_OR_RETURN(const policy::PolicyConfig small, policy::with_token_budget(r.kv_policy, lo.total));
+  Status st = KvEvictor::create(small, n, o.n_ctx).status();
+  if (!st.is_ok()) return st.with_context("kv.min_budget");
+  return lo.total;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Engine>> Engine::create(const model::Model& model, const tokenizer::Tokenizer& tok,
                                                ThreadPool& pool, const EngineOptions& opts_in) {
   EngineOptions opts = opts_in;
@@ -66,6 +101,8 @@ Result<std::unique_ptr<Engine>> Engine::create(const model::Model& model, const 
   if (opts.max_held < 0)
     return invalid_argument("held caches must be >= 0, got " + std::to_string(opts.max_held));
   if (opts.kv_rerotate) opts.max_held = 0;
+  if (opts.default_min_budget && opts.kv_pressure != EngineOptions::KvPressure::kCompress)
+    return invalid_argument("--kv-min-budget needs --kv-pressure compress");
   if (tok.n_vocab() != model.config().n_vocab) {
     return invalid_argument("tokenizer has " + std::to_string(tok.n_vocab()) +
                             " tokens but the model's vocabulary is " +
@@ -125,6 +162,7 @@ Result<int64_t> Engine::submit(Request r) {
       return out_of_range("token id " + std::to_string(id) + " outside the vocabulary");
   }
   VATP_ASSIGN_OR_RETURN(Sequence::CachePlan plan, Sequence::plan_cache(so, n, r.max_tokens, r.n_question));
+  VATP_ASSIGN_OR_RETURN(const int64_t min_tokens, min_budget_tokens(r, n, opts_));
   kvcache::KvCacheConfig cc = model_.cache_config(plan.slots, opts_.kv_type, plan.per_query_head);
   cc.statistics = plan.statistics;
   const int64_t bytes = static_cast<int64_t>(kvcache::KvCache::bytes_for(cc));
@@ -140,6 +178,7 @@ Result<int64_t> Engine::submit(Request r) {
   w->req = std::move(r);
   w->plan = plan;
   w->bytes = bytes;
+  w->min_tokens = min_tokens;
   queue_.push_back(std::move(w));
   return queue_.back()->id;
 }
@@ -171,7 +210,8 @@ void Engine::admit() {
     Waiting& w = *queue_.front();
     const std::optional<Reuse> r = find_reuse(w);
     const int64_t need = r ? r->bytes : w.bytes;
-    if (!make_room(need - (r ? r->held->bytes : 0), r ? r->held : nullptr)) break;
+    const int64_t more = need - (r ? r->held->bytes : 0);
+    if (!make_room(more, r ? r->held : nullptr) && !compress_for(more, r ? r->held : nullptr)) break;
     Status st;
     if (r) {
       auto it = std::find_if(held_.begin(), held_.end(), [&](const auto& h) { return h.get() == r->held; });
@@ -251,6 +291,59 @@ bool Engine::make_room(int64_t bytes, const Held* keep) {
   return true;
 }
 
+// KV pressure: compresses running sequences (largest saving first) until `bytes` more
+// fit beside the held ones that make_room may drop; nothing when even compressing every
+// willing sequence would not do.
+bool Engine::compress_for(int64_t bytes, const Held* keep) {
+  if (opts_.kv_pressure != EngineOptions::KvPressure::kCompress || kv_pool_.limit() == 0) return false;
+  struct Candidate {
+    Active* a;
+    policy::PolicyConfig cfg;
+    int slots;
+    int64_t bytes;
+  };
+  std::vector<Candidate> cands;
+  int64_t saving = 0;
+  for (auto& a : active_) {
+    const KvEvictor* e = a->seq.evictor();
+    const bool prefilling = a->prompt_done < static_cast<int64_t>(a->req.prompt.size());
+    if (a->done || a->min_tokens == 0 || e == nullptr || e->split().total <= a->min_tokens ||
+        (prefilling && e->config().schedule != policy::Schedule::kChunked))
+      continue;  // a one-shot or continuous prefill holds its whole prompt until its end anyway
+    Result<policy::PolicyConfig> cfg = policy::with_token_budget(e->config(), a->min_tokens);
+    if (!cfg.is_ok()) continue;
+    const int left = a->req.max_tokens - static_cast<int>(a->result.tokens.size());
+    Result<int> slots = a->seq.plan_compression(*cfg, left);
+    if (!slots.is_ok() || *slots >= a->seq.cache().capacity()) continue;
+    kvcache::KvCacheConfig cc = a->seq.cache().config();
+    cc.capacity = *slots;
+    const int64_t b = static_cast<int64_t>(kvcache::KvCache::bytes_for(cc));
+    if (b >= a->bytes) continue;
+    cands.push_back({a.get(), *cfg, *slots, b});
+    saving += a->bytes - b;
+  }
+  int64_t droppable = 0;
+  for (const auto& h : held_) droppable += h.get() == keep ? 0 : h->bytes;
+  const int64_t limit = kv_pool_.limit();
+  if (kv_pool_.used() - droppable - saving + bytes > limit) return false;
+  std::stable_sort(
+      cands.begin(), cands.end(),  // equal savings: the oldest first
+      [](const Candidate& x, const Candidate& y) { return x.a->bytes - x.bytes > y.a->bytes - y.bytes; });
+  for (const Candidate& c : cands) {
+    if (kv_pool_.used() - droppable + bytes <= limit) break;
+    const Status st = c.a->seq.compress(c.cfg, c.slots);
+    if (!st.is_ok()) {
+      finish(*c.a, StopReason::kNone, st);
+      continue;
+    }
+    kv_pool_.release(c.a->bytes - c.bytes);
+    c.a->bytes = c.bytes;
+    c.a->result.kv_bytes_reserved = c.bytes;
+    stats_.compressions += 1;
+  }
+  return make_room(bytes, keep);
+}
+
 Status Engine::resume(Waiting& w, std::unique_ptr<Held> h, const Reuse& r) {
   Sequence seq = std::move(h->seq);
   if (r.start < seq.n_past()) VATP_RETURN_IF_ERROR(seq.rewind(r.start));
@@ -263,10 +356,12 @@ Status Engine::resume(Waiting& w, std::unique_ptr<Held> h, const Reuse& r) {
 
 void Engine::add_active(Waiting& w, Sequence seq, int64_t bytes, int64_t n_cached) {
   const double waited = w.since_submit.seconds();
+  const int64_t min_tokens = w.min_tokens;
   for (int32_t id : w.req.prompt) seq.sampler().accept(id);
   auto a = std::make_unique<Active>(w.id, std::move(w.req), std::move(seq), tok_);
   a->bytes = bytes;
   a->prompt_done = a->turn_start = n_cached;
+  a->min_tokens = min_tokens;
   a->result.id = a->id;
   a->result.kv_bytes_reserved = bytes;
   a->result.n_cached = n_cached;

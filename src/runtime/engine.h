@@ -19,6 +19,12 @@
 // also continued from a common prefix of at least half its tokens (rewound to it). Held
 // sequences are dropped least recently used first when a request needs their memory.
 //
+// KV pressure (kv_pressure = kCompress): when the queue head does not fit, running
+// sequences whose request allows it (Request::min_budget) are compressed to that budget —
+// their policy's own scores decide what goes — largest saving first, just enough that the
+// newcomer fits (held sequences are dropped before anyone is compressed). What a
+// compressed sequence generates then depends on the load: it opted in.
+//
 // Batch invariance: a sequence's pieces are cut by its own settings only (n_batch and
 // its policy's chunk), never by what else is in the step, and every kernel gives a row
 // the same bits whatever else is in the batch, so a sequence's tokens and logits are
@@ -57,6 +63,8 @@ struct EngineOptions {
   kvcache::KvType kv_type = kvcache::KvType::F16;
   bool kv_rerotate = false;  // (prompt reuse is off with rerotation: positions are renumbered)
   int max_held = 0;          // finished sequences held for prompt reuse; 0: none
+  enum class KvPressure { kQueue, kCompress } kv_pressure = KvPressure::kQueue;
+  std::optional<policy::Budget> default_min_budget;  // for requests without min_budget
 };
 
 struct Request {
@@ -68,6 +76,10 @@ struct Request {
   // Prompt reuse: continue a held sequence this prompt extends, and be held when done.
   // (Never with n_question or on_prompt_logits, which need the whole prompt run.)
   bool cache_prompt = false;
+  // KV pressure may cut the policy's budget down to this (tokens, or a fraction of the
+  // prompt); none: never (unless EngineOptions::default_min_budget). An evicting policy
+  // and the whole prompt compressed (n_question 0) only.
+  std::optional<policy::Budget> min_budget;
   // The question-agnostic protocol (kv.scope "context", kvpress's): the last n_question
   // prompt tokens are the question. With an evicting policy the context before them is
   // compressed as if it were the whole prompt (per chunk with the chunked schedule, and
@@ -114,6 +126,7 @@ struct EngineStats {
   int64_t decode_rows = 0;
   int64_t prefill_rows = 0;
   double forward_seconds = 0.0;
+  int64_t compressions = 0;  // running sequences compressed under KV pressure
 };
 
 class Engine {
@@ -164,6 +177,7 @@ class Engine {
   Status start(Waiting& w);
   std::optional<Reuse> find_reuse(const Waiting& w) const;
   bool make_room(int64_t bytes, const Held* keep);
+  bool compress_for(int64_t bytes, const Held* keep);
   Status resume(Waiting& w, std::unique_ptr<Held> h, const Reuse& r);
   void add_active(Waiting& w, Sequence seq, int64_t bytes, int64_t n_cached);
   void hold(Active& a);

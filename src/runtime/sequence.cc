@@ -176,6 +176,36 @@ Result<int> Sequence::plan_continuation(const SequenceOptions& opts, int64_t hel
   return static_cast<int>(std::min(ctx, std::max(prefill, decode)));
 }
 
+Result<int> Sequence::plan_compression(const policy::PolicyConfig& cfg, int n_remaining) const {
+  if (!evictor_) return invalid_argument("only a sequence with an evicting policy can be compressed");
+  VATP_ASSIGN_OR_RETURN(KvEvictor e, KvEvictor::create(cfg, prompt_len_, opts_.n_ctx));
+  // From the budget: a chunk at a time (chunked), every token left (one-shot, decoding:
+  // it never evicts again), or one slot over it (continuous).
+  const policy::Schedule s = cfg.schedule;
+  const int64_t over = s == policy::Schedule::kChunked   ? std::max(cfg.chunk, 1)
+                       : s == policy::Schedule::kOneShot ? std::max(n_remaining, 1)
+                                                         : 1;
+  return static_cast<int>(std::min<int64_t>(opts_.n_ctx, e.split().total + over));
+}
+
+Status Sequence::compress(const policy::PolicyConfig& cfg, int slots) {
+  if (!evictor_) return invalid_argument("only a sequence with an evicting policy can be compressed");
+  Timer t;
+  VATP_ASSIGN_OR_RETURN(KvEvictor e, KvEvictor::create(cfg, prompt_len_, opts_.n_ctx));
+  VATP_ASSIGN_OR_RETURN(int64_t removed, e.maybe_evict(policy::Phase::kPrefillEnd, cache_));
+  if (cache_.max_length() > slots)
+    return internal_error("compressed to " + std::to_string(cache_.max_length()) + " tokens, above " +
+                          std::to_string(slots) + " slots");
+  if (opts_.kv_rerotate && removed > 0) cache_.renumber_positions();
+  VATP_ASSIGN_OR_RETURN(cache_, cache_.with_capacity(slots));
+  evictor_.emplace(std::move(e));
+  stats_.tokens_evicted += removed;
+  stats_.kv_compressions += 1;
+  stats_.scoring_seconds += t.seconds();
+  update_kv_stats();
+  return Status::ok();
+}
+
 Status Sequence::rewind(int64_t n) {
   if (evictor_ || stats_.tokens_evicted > 0)
     return invalid_argument("only a full cache can be rewound (a policy has evicted from this one)");

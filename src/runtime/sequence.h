@@ -50,6 +50,7 @@ struct SessionStats {
   int64_t kv_bytes_used = 0;       // K/V bytes of the live slots
   int64_t kv_bytes_full = 0;       // K/V bytes a full cache of n_past tokens would hold
   int64_t tokens_evicted = 0;      // (KV policies) slots removed, summed over layers and heads
+  int64_t kv_compressions = 0;     // times KV pressure cut its budget (Sequence::compress)
   double scoring_seconds = 0.0;    // (KV policies) time choosing and applying evictions
 
   double prefill_tok_per_s() const { return prefill_seconds > 0 ? n_prompt / prefill_seconds : 0.0; }
@@ -108,6 +109,13 @@ class Sequence {
   // budget resolves against the whole prompt (start + n_new), as a fresh request's does.
   static Result<int> plan_continuation(const SequenceOptions& opts, int64_t held, int64_t start,
                                        int64_t n_new, int n_predict);
+  // KV pressure (EngineOptions::kv_pressure): the cache this sequence needs from now on
+  // if its policy's budget became `cfg`'s (policy::with_token_budget), with n_remaining
+  // tokens still to generate; then compress() evicts down to that budget now, by the
+  // policy's own scores, and cuts the cache to `slots`. The policy it continues with is
+  // `cfg`; options().kv_policy stays what the request asked for.
+  Result<int> plan_compression(const policy::PolicyConfig& cfg, int n_remaining) const;
+  Status compress(const policy::PolicyConfig& cfg, int slots);
   // Keeps the first n tokens only (a full cache: no policy ever evicted from it).
   Status rewind(int64_t n);
   // Makes this (finished) sequence the start of a new request with `opts` (the same

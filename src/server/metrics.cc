@@ -142,7 +142,11 @@ std::string Metrics::render() const {
                 "What a full cache of the same requests would have held, summed.",
                 static_cast<double>(kv_full_sum_));
   out += scalar("vllm:num_preemptions_total", "counter",
-                "Requests preempted (vatp never preempts: --kv-pressure queue).", 0.0);
+                "Requests preempted (vatp never preempts; see vatp:kv_pressure_compressions_total).", 0.0);
+  out += scalar(
+      "vatp:kv_pressure_compressions_total", "counter",
+      "Running requests compressed to their kv.min_budget so that a newcomer fit (--kv-pressure compress).",
+      static_cast<double>(g.compressions));
   out += header("vllm:request_success_total", "counter", "Finished requests by finish reason.");
   for (const auto& [reason, n] : finished_)
     out += "vllm:request_success_total{finished_reason=\"" + reason + "\"} " + std::to_string(n) + "\n";

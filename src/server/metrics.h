@@ -32,6 +32,7 @@ struct EngineGauges {
   int64_t kv_pool_used = 0, kv_pool_limit = 0;  // reserved bytes, --kv-memory (0: none)
   int64_t kv_allocated = 0;                     // bytes the live caches allocate
   int64_t held = 0;                             // finished sequences held for prompt reuse
+  int64_t compressions = 0;                     // running sequences compressed under KV pressure (so far)
 };
 
 class Metrics {

@@ -7,11 +7,9 @@ using nlohmann::json;
 std::string finish_of(const Event& e) { return e.finish_reason.empty() ? "stop" : e.finish_reason; }
 
 json kv_json(const runtime::SessionStats& s, int64_t bytes_reserved) {
-  return {{"bytes_held", s.kv_bytes_used},
-          {"bytes_full_cache", s.kv_bytes_full},
-          {"bytes_allocated", s.kv_bytes_allocated},
-          {"bytes_reserved", bytes_reserved},
-          {"tokens_evicted", s.tokens_evicted}};
+  return {{"bytes_held", s.kv_bytes_used},           {"bytes_full_cache", s.kv_bytes_full},
+          {"bytes_allocated", s.kv_bytes_allocated}, {"bytes_reserved", bytes_reserved},
+          {"tokens_evicted", s.tokens_evicted},      {"compressions", s.kv_compressions}};
 }
 
 json usage_json(const runtime::Completion& c, const std::string& policy) {

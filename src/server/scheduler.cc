@@ -342,6 +342,7 @@ void Scheduler::publish_gauges() {
   g.kv_pool_limit = engine_.kv_pool().limit();
   g.kv_allocated = engine_.kv_bytes_allocated();
   g.held = engine_.n_held();
+  g.compressions = engine_.stats().compressions;
   metrics_.set_gauges(g);
 }
 

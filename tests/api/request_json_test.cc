@@ -113,6 +113,25 @@ TEST(RequestJson, RefusalsNameTheField) {
       needs);
 }
 
+TEST(RequestJson, MinBudgetIsReadAsABudget) {
+  auto t = parse(R"({"prompt": "a", "kv": {"policy": "vatp", "min_budget": 64}})");
+  ASSERT_TRUE(t.is_ok()) << t.status().to_string();
+  ASSERT_TRUE(t->kv_min_budget.has_value());
+  EXPECT_EQ(t->kv_min_budget->kind, policy::Budget::Kind::kTokens);
+  EXPECT_EQ(t->kv_min_budget->value, 64);
+  for (const char* f : {R"(0.1)", R"("10%")"}) {
+    auto r = parse(std::string(R"({"prompt": "a", "kv": {"policy": "vatp", "min_budget": )") + f + "}}");
+    ASSERT_TRUE(r.is_ok()) << f;
+    EXPECT_EQ(r->kv_min_budget->kind, policy::Budget::Kind::kFraction) << f;
+    EXPECT_DOUBLE_EQ(r->kv_min_budget->value, 0.1) << f;
+  }
+  EXPECT_FALSE(parse(R"({"prompt": "a"})")->kv_min_budget.has_value());
+  EXPECT_EQ(
+      error_of(R"({"prompt": "a", "kv": {"min_budget": "lots"}})").rfind("field \"kv.min_budget\": ", 0), 0u);
+  EXPECT_EQ(error_of(R"({"prompt": "a", "kv": {"min_budget": [1]}})").rfind("field \"kv.min_budget\": ", 0),
+            0u);
+}
+
 TEST(RequestJson, ScopeContextIsRead) {
   auto r = parse(R"({"messages": [{"role": "user", "content": "doc"}, {"role": "user", "content": "q?"}],
                      "kv": {"policy": "vatp", "scope": "context"}})");

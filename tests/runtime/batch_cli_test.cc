@@ -127,6 +127,13 @@ TEST_F(BatchCli, BadFlagsFailBeforeLoading) {
       {"batch -m /nonexistent.gguf --requests " + req + " -o /nonexistent-dir/out.jsonl", "cannot write"},
       {"batch -m /nonexistent.gguf --requests " + req + " -o " + temp_path("o") + " --kv-memory 12XB",
        "--kv-memory"},
+      {"batch -m /nonexistent.gguf --requests " + req + " -o " + temp_path("o") + " --kv-pressure sometimes",
+       "--kv-pressure must be queue or compress"},
+      {"batch -m /nonexistent.gguf --requests " + req + " -o " + temp_path("o") + " --kv-min-budget 64",
+       "--kv-min-budget needs --kv-pressure compress"},
+      {"batch -m /nonexistent.gguf --requests " + req + " -o " + temp_path("o") +
+           " --kv-pressure compress --kv-min-budget 0",
+       "--kv-min-budget"},
       {"batch -m " + model_ + " --requests /nonexistent.jsonl -o " + temp_path("o"), "not a regular file"},
       {"batch -m /nonexistent.gguf --requests " + req + " -o " + temp_path("o") + " --kv-policy nope",
        "nope"},

@@ -531,5 +531,102 @@ TEST_F(EngineSmol, PromptReuseRulesAndHeldCachesGiveWay) {
   EXPECT_EQ((*e)->kv_pool().used(), 0);
 }
 
+// KV pressure: with --kv-pressure compress a newcomer that does not fit makes a running
+// sequence that allows it (min_budget) drop to that budget, so three run where the pool
+// holds two at their budget; with queue (or without min_budget) the third waits. A
+// sequence compressed before its first piece then runs exactly as a request at the
+// smaller budget would alone.
+TEST_F(EngineSmol, KvPressureCompressesWillingSequencesSoANewcomerFits) {
+  const Case big{0, "vatp", "256", "chunked", 0.0f, 12};
+  const int64_t one = [&] {
+    auto cc = model_->cache_config(256 + 40, kvcache::KvType::F16, false);
+    return static_cast<int64_t>(kvcache::KvCache::bytes_for(cc));
+  }();
+  const std::vector<std::vector<int32_t>> prompts = {prompt(300, 0), prompt(300, 1000), prompt(300, 2000)};
+  struct Outcome {
+    int max_running = 0;
+    std::vector<Completion> done;
+    int64_t compressions = 0;
+  };
+  auto run = [&](EngineOptions::KvPressure mode, std::optional<policy::Budget> min) {
+    EngineOptions eo = engine_options(4, 96, one * 5 / 2);
+    eo.kv_pressure = mode;
+    auto e = Engine::create(*model_, *tok_, *pool_, eo);
+    EXPECT_TRUE(e.is_ok());
+    Outcome o;
+    Trace t;
+    for (const auto& p : prompts) {
+      Request r = request_of(p, big, 1, &t);
+      r.min_budget = min;
+      EXPECT_TRUE((*e)->submit(std::move(r)).is_ok());
+    }
+    for (int guard = 0; guard < 100000; ++guard) {
+      auto more = (*e)->step();
+      EXPECT_TRUE(more.is_ok());
+      EXPECT_LE((*e)->kv_pool().used(), (*e)->kv_pool().limit());
+      o.max_running = std::max(o.max_running, (*e)->n_running());
+      for (Completion& c : (*e)->take_completed()) o.done.push_back(std::move(c));
+      if (!more.is_ok() || !*more) break;
+    }
+    o.compressions = (*e)->stats().compressions;
+    std::sort(o.done.begin(), o.done.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return o;
+  };
+  const policy::Budget min64{policy::Budget::Kind::kTokens, 64};
+  const Outcome queued = run(EngineOptions::KvPressure::kQueue, min64);
+  EXPECT_EQ(queued.max_running, 2);
+  EXPECT_EQ(queued.compressions, 0);
+  const Outcome unwilling = run(EngineOptions::KvPressure::kCompress, std::nullopt);
+  EXPECT_EQ(unwilling.max_running, 2);
+  EXPECT_EQ(unwilling.compressions, 0);
+  const Outcome compressed = run(EngineOptions::KvPressure::kCompress, min64);
+  EXPECT_EQ(compressed.max_running, 3);
+  EXPECT_EQ(compressed.compressions, 1);
+  ASSERT_EQ(compressed.done.size(), 3u);
+  const size_t per_token = model_->cache_config(1, kvcache::KvType::F16, false).n_layers *
+                           static_cast<size_t>(model_->config().n_kv_heads) * 2 * 2 *
+                           model_->config().head_dim;
+  for (size_t i = 0; i < 3; ++i) {
+    const Completion& c = compressed.done[i];
+    ASSERT_TRUE(c.status.is_ok()) << c.status.to_string();
+    if (c.stats.kv_compressions == 0) {
+      EXPECT_EQ(c.tokens, queued.done[i].tokens);  // untouched: as without pressure
+      EXPECT_GT(c.stats.kv_bytes_used, static_cast<int64_t>(64 * per_token));
+      continue;
+    }
+    EXPECT_EQ(i, 0u);  // equal savings: the oldest
+    EXPECT_LE(c.stats.kv_bytes_used, static_cast<int64_t>(65 * per_token));
+    EXPECT_EQ(c.tokens, run_alone(prompts[i], Case{0, "vatp", "64", "chunked", 0.0f, 12}, 1).tokens);
+  }
+}
+
+TEST_F(EngineSmol, MinBudgetIsChecked) {
+  EngineOptions eo = engine_options(2, 96, 0);
+  eo.kv_pressure = EngineOptions::KvPressure::kCompress;
+  auto e = Engine::create(*model_, *tok_, *pool_, eo);
+  ASSERT_TRUE(e.is_ok());
+  const auto p = prompt(100, 0);
+  Trace t;
+  auto submit = [&](const Case& c, policy::Budget min, int64_t n_question = 0) {
+    Request r = request_of(p, c, 1, &t);
+    r.min_budget = min;
+    r.n_question = n_question;
+    return (*e)->submit(std::move(r)).status();
+  };
+  const policy::Budget tokens64{policy::Budget::Kind::kTokens, 64};
+  EXPECT_TRUE(submit(Case{0, "vatp", "96", "", 0.0f, 4}, tokens64).is_ok());
+  EXPECT_EQ(submit(Case{0, "full", "", "", 0.0f, 4}, tokens64).code(), StatusCode::kInvalidArgument);
+  const Status above = submit(Case{0, "vatp", "48", "", 0.0f, 4}, tokens64);
+  EXPECT_EQ(above.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(above.message().find("above the budget"), std::string::npos) << above.to_string();
+  EXPECT_EQ(submit(Case{0, "vatp", "96", "", 0.0f, 4}, tokens64, 10).code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(
+      submit(Case{0, "vatp", "96", "", 0.0f, 4}, policy::Budget{policy::Budget::Kind::kFraction, 0.001})
+          .is_ok());  // keeps 0 tokens
+  EngineOptions bad = engine_options(2, 96, 0);
+  bad.default_min_budget = tokens64;  // without --kv-pressure compress
+  EXPECT_FALSE(Engine::create(*model_, *tok_, *pool_, bad).is_ok());
+}
+
 }  // namespace
 }  // namespace vatp::runtime

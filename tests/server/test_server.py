@@ -274,6 +274,8 @@ BAD = [
     ("/v1/completions", b'{"prompt": "hi", "unknown_field": 1}', 400, "invalid_value"),
     ("/v1/completions", b'{"prompt": "hi", "stream": "yes"}', 400, "invalid_value"),
     ("/v1/completions", b'{"prompt": "hi", "cache_prompt": 1}', 400, "invalid_value"),
+    ("/v1/completions", b'{"prompt": "hi", "kv": {"policy": "full", "min_budget": 64}}', 400, "invalid_value"),
+    ("/v1/completions", b'{"prompt": "hi", "kv": {"policy": "vatp", "min_budget": "lots"}}', 400, "invalid_value"),
     ("/v1/completions", b'{"prompt": "hi", "max_tokens": 5000}', 400, "context_length_exceeded"),
     ("/v1/completions", json.dumps({"prompt": LONG * 3}).encode(), 400, "context_length_exceeded"),
     ("/v1/completions", json.dumps({"prompt": "x" * 300000}).encode(), 413, "body_too_large"),
@@ -305,6 +307,32 @@ def test_openai_client_sees_errors(server):
     with pytest.raises(openai.BadRequestError) as e:
         server.client().completions.create(model="x", prompt="hi", n=3)
     assert "n = 1" in str(e.value)
+
+
+def test_kv_pressure_compress_lets_a_newcomer_in():
+    """--kv-memory holds two requests at budget 256 (chunked, + a chunk of 64); with
+    --kv-pressure compress the third makes one of the others, which allows it
+    (kv.min_budget 64), drop to 64 and all three run at once; usage.kv and /metrics say so."""
+    s = Server("-c", "2048", "--parallel", "4", "--kv-memory", "20MiB", "--kv-pressure", "compress")
+    try:
+        kv = {"policy": "vatp", "budget": 256, "schedule": "chunked", "chunk": 64, "min_budget": 64}
+        prompts = [LONG[i * 900:i * 900 + 2600] for i in range(3)]
+
+        def send(p):
+            with httpx.Client(base_url=s.url, timeout=secs(300)) as h:
+                return h.post("/v1/completions", json={"prompt": p, "max_tokens": 24, "ignore_eos": True,
+                                                       "temperature": 0, "kv": kv})
+
+        with concurrent.futures.ThreadPoolExecutor(3) as ex:
+            got = list(ex.map(send, prompts))
+        assert all(r.status_code == 200 for r in got), [r.text for r in got]
+        kvs = [r.json()["usage"]["kv"] for r in got]
+        assert sorted(k["compressions"] for k in kvs) == [0, 0, 1], kvs
+        small = next(k for k in kvs if k["compressions"] == 1)
+        assert small["bytes_held"] < min(k["bytes_held"] for k in kvs if k["compressions"] == 0)
+        assert s.metrics()["vatp:kv_pressure_compressions_total"] == 1
+    finally:
+        assert s.stop() == 0
 
 
 def test_api_key():

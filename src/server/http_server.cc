@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json_text.h"
+#include "core/timer.h"
 #include "policy/flags.h"
 #include "policy/registry.h"
 #include "server/openai_request.h"
@@ -98,76 +99,138 @@ std::string sse(const json& j) {
 
 bool write(httplib::DataSink& sink, const std::string& s) { return sink.write(s.data(), s.size()); }
 
-// One SSE response being written: what it has sent so far and how each chunk looks.
-struct SseWriter {
-  const ResponseInfo& g;
-  httplib::DataSink& sink;
+// Adds one choice's usage into the sum of a batched request's.
+void add_usage(json& sum, const json& u) {
+  if (sum.is_null()) {
+    sum = u;
+    return;
+  }
+  for (const char* k : {"prompt_tokens", "completion_tokens", "total_tokens"})
+    sum[k] = sum[k].get<int64_t>() + u[k].get<int64_t>();
+  for (auto& [k, v] : sum["kv"].items()) {
+    if (v.is_number_integer()) v = v.get<int64_t>() + u["kv"][k].get<int64_t>();
+  }
+}
+
+// One choice of an SSE response (one prompt): what it has sent so far and how its chunks
+// look. Each method returns the chunk to send.
+struct SseChoice {
+  const ResponseInfo* g;
+  size_t index = 0;
   size_t sent_logprobs = 0;  // generated tokens whose logprobs went out with a chunk
   int64_t text_offset = 0;   // completions' logprobs.text_offset of the next token
+  // Completions echo + logprobs: the prompt's logprobs exist once the prefill is done, so
+  // the echo chunk waits for them (the first event carries them).
+  bool echo_pending = false;
+  bool done = false;
 
-  bool send(const json& j) { return write(sink, sse(j)); }
   json chunk(json choice) const {
-    json j = envelope(g, true);
+    choice["index"] = index;
+    json j = envelope(*g, true);
     j["choices"] = json::array({std::move(choice)});
     return j;
   }
   // Chat opens with the assistant's role; completions with echo with the prompt.
-  bool opening() {
-    if (g.ep == Endpoint::kChat) {
-      return send(chunk({{"index", 0},
-                         {"delta", {{"role", "assistant"}, {"content", ""}}},
-                         {"finish_reason", nullptr},
-                         {"logprobs", nullptr}}));
+  std::optional<json> opening() {
+    if (g->ep == Endpoint::kChat) {
+      return chunk({{"delta", {{"role", "assistant"}, {"content", ""}}},
+                    {"finish_reason", nullptr},
+                    {"logprobs", nullptr}});
     }
-    if (g.echo && !g.echo_text.empty()) return send(chunk(choice_json(g, g.echo_text, nullptr, true)));
-    return true;
+    if (!g->echo) return std::nullopt;
+    if (g->logprobs >= 0) {
+      echo_pending = true;
+      return std::nullopt;
+    }
+    if (g->echo_text.empty()) return std::nullopt;
+    return chunk(choice_json(*g, g->echo_text, nullptr, true));
   }
-  bool text(const Event& e) {
-    json c = choice_json(g, e.text, nullptr, true);
-    if (g.logprobs >= 0) c["logprobs"] = chunk_logprobs(g, e.logprobs, &text_offset);
+  json echo(const std::vector<TokenLogprobs>& prompt) {
+    echo_pending = false;
+    json c = choice_json(*g, g->echo_text, nullptr, true);
+    c["logprobs"] = chunk_logprobs(*g, prompt, &text_offset);
+    return chunk(std::move(c));
+  }
+  json text(const Event& e) {
+    json c = choice_json(*g, e.text, nullptr, true);
+    if (g->logprobs >= 0) c["logprobs"] = chunk_logprobs(*g, e.logprobs, &text_offset);
     sent_logprobs += e.logprobs.size();
-    return send(chunk(std::move(c)));
+    return chunk(std::move(c));
   }
-  // The finish chunk (with the logprobs of tokens a stop string withheld, never sent
-  // with a piece), then usage if asked.
-  bool finish(const Event& e) {
-    json c = choice_json(g, "", finish_of(e), true);
-    if (g.logprobs >= 0 && sent_logprobs < e.logprobs.size()) {
+  // The finish chunk, with the logprobs of tokens a stop string withheld (never sent
+  // with a piece).
+  json finish(const Event& e) {
+    done = true;
+    json c = choice_json(*g, "", finish_of(e), true);
+    if (g->logprobs >= 0 && sent_logprobs < e.logprobs.size()) {
       const std::vector<TokenLogprobs> rest(e.logprobs.begin() + static_cast<std::ptrdiff_t>(sent_logprobs),
                                             e.logprobs.end());
-      c["logprobs"] = chunk_logprobs(g, rest, &text_offset);
+      c["logprobs"] = chunk_logprobs(*g, rest, &text_offset);
     }
     json j = chunk(std::move(c));
-    if (g.include_usage) j["usage"] = nullptr;
-    if (!send(j)) return false;
-    if (!g.include_usage) return true;
-    json u = envelope(g, true);
-    u["choices"] = json::array();
-    u["usage"] = usage_json(e.completion, g.policy);
-    return send(u);
+    if (g->include_usage) j["usage"] = nullptr;
+    return j;
   }
 };
 
-// SSE: the opening chunk, a chunk per text piece, the finish chunk, usage if asked, then
-// [DONE]. While nothing comes, an SSE comment every second finds a vanished client.
-bool stream_events(const Generation& gen, httplib::DataSink& sink) {
-  SseWriter w{gen.info, sink};
-  if (!w.opening()) return false;
-  while (true) {
-    std::optional<Event> e = gen.channel->next(std::chrono::milliseconds(1000));
-    if (!e) {
+// The chunks one event of choice `c` makes.
+std::vector<json> chunks_for(SseChoice& c, const Event& e) {
+  std::vector<json> out;
+  if (c.echo_pending && (!e.prompt_logprobs.empty() || e.kind == Event::Kind::kDone))
+    out.push_back(c.echo(e.prompt_logprobs));
+  if (e.kind == Event::Kind::kText && (!e.text.empty() || !e.logprobs.empty())) out.push_back(c.text(e));
+  if (e.kind == Event::Kind::kDone) out.push_back(c.finish(e));
+  return out;
+}
+
+// SSE for one prompt or several (completions; choice i is prompt i, their chunks
+// interleaved as they come): the opening chunks, a chunk per text piece, each finish
+// chunk, the summed usage if asked, then [DONE]. An error in any ends the response
+// (the others are cancelled when it is dropped). While nothing comes, an SSE comment
+// every second finds a vanished client.
+bool stream_events(const std::vector<std::shared_ptr<Generation>>& gens, httplib::DataSink& sink) {
+  const ResponseInfo& g = gens.front()->info;
+  std::vector<SseChoice> cs;
+  for (size_t i = 0; i < gens.size(); ++i) cs.push_back(SseChoice{&gens[i]->info, i});
+  for (SseChoice& c : cs) {
+    if (std::optional<json> o = c.opening(); o && !write(sink, sse(*o))) return false;
+  }
+  const auto wait = std::chrono::milliseconds(gens.size() == 1 ? 1000 : 20);
+  json usage;
+  size_t open = gens.size();
+  Timer quiet;
+  while (open > 0) {
+    for (size_t i = 0; i < gens.size() && open > 0; ++i) {
+      if (cs[i].done) continue;
+      std::optional<Event> e = gens[i]->channel->next(wait);
+      if (!e) continue;
+      quiet.reset();
+      if (e->kind == Event::Kind::kError) {
+        const Status st =
+            gens.size() > 1 ? e->status.with_context("prompt[" + std::to_string(i) + "]") : e->status;
+        write(sink, sse(error_body(st)));
+        open = 0;
+        usage = nullptr;
+        break;
+      }
+      for (const json& j : chunks_for(cs[i], *e)) {
+        if (!write(sink, sse(j))) return false;
+      }
+      if (e->kind == Event::Kind::kDone) {
+        add_usage(usage, usage_json(e->completion, g.policy));
+        --open;
+      }
+    }
+    if (quiet.seconds() >= 1.0) {
       if (!write(sink, ": keep-alive\n\n")) return false;
-      continue;
+      quiet.reset();
     }
-    if (e->kind == Event::Kind::kText) {
-      if (!w.text(*e)) return false;
-    } else if (e->kind == Event::Kind::kError) {
-      w.send(error_body(e->status));
-      break;
-    } else if (e->kind == Event::Kind::kDone) {
-      if (!w.finish(*e)) return false;
-      break;
-    }
+  }
+  if (g.include_usage && !usage.is_null()) {
+    json u = envelope(g, true);
+    u["choices"] = json::array();
+    u["usage"] = std::move(usage);
+    write(sink, sse(u));
   }
   write(sink, "data: [DONE]\n\n");
   sink.done();
@@ -363,19 +426,6 @@ ResponseInfo response_info(Endpoint ep, const OpenAiRequest& r, const ModelConte
   return info;
 }
 
-// Adds one choice's usage into the sum of a batched request's.
-void add_usage(json& sum, const json& u) {
-  if (sum.is_null()) {
-    sum = u;
-    return;
-  }
-  for (const char* k : {"prompt_tokens", "completion_tokens", "total_tokens"})
-    sum[k] = sum[k].get<int64_t>() + u[k].get<int64_t>();
-  for (auto& [k, v] : sum["kv"].items()) {
-    if (v.is_number_integer()) v = v.get<int64_t>() + u["kv"][k].get<int64_t>();
-  }
-}
-
 // Several prompts (completions): one body when all are done, choices in prompt order,
 // usage summed; a space every half second meanwhile, as for one prompt.
 bool respond_batch_when_done(const std::vector<std::shared_ptr<Generation>>& gens, httplib::DataSink& sink) {
@@ -438,8 +488,10 @@ void HttpServer::generate(Endpoint ep, const httplib::Request& req, httplib::Res
     auto g = std::make_shared<Generation>();
     g->info = info;
     g->info.echo_text = echo_text(r->echo, prompts[i], *m->tok);
-    g->channel = m->scheduler->submit(std::move(rq).value(),
-                                      SubmitOptions{r->stop, r->logprobs, r->echo && r->logprobs >= 0});
+    const bool prompt_logprobs = r->echo && r->logprobs >= 0;
+    g->channel = m->scheduler->submit(
+        std::move(rq).value(),
+        SubmitOptions{r->stop, r->logprobs, prompt_logprobs, prompt_logprobs && r->stream});
     g->guard = std::make_shared<Generation::CancelOnDrop>(g->channel);
     gens.push_back(std::move(g));
   }
@@ -454,19 +506,19 @@ void HttpServer::generate(Endpoint ep, const httplib::Request& req, httplib::Res
       return send_status_error(res, first->status, first->queue_full);
     }
   }
-  if (gens.size() > 1) {
+  if (r->stream) {
+    res.set_chunked_content_provider(
+        "text/event-stream", [gens](size_t, httplib::DataSink& sink) { return stream_events(gens, sink); });
+    res.set_header("Cache-Control", "no-cache");
+  } else if (gens.size() > 1) {
     res.set_chunked_content_provider("application/json", [gens](size_t, httplib::DataSink& sink) {
       return respond_batch_when_done(gens, sink);
     });
-    return;
+  } else {
+    res.set_chunked_content_provider("application/json", [g = gens.front()](size_t, httplib::DataSink& sink) {
+      return respond_when_done(*g, sink);
+    });
   }
-  std::shared_ptr<Generation> g = gens.front();
-  const bool stream = r->stream;
-  res.set_chunked_content_provider(stream ? "text/event-stream" : "application/json",
-                                   [g, stream](size_t, httplib::DataSink& sink) {
-                                     return stream ? stream_events(*g, sink) : respond_when_done(*g, sink);
-                                   });
-  if (stream) res.set_header("Cache-Control", "no-cache");
 }
 
 // GET /slots → {"slots": [...], "kv_pool": {"reserved_bytes", "limit_bytes"}}: every

@@ -72,10 +72,6 @@ Status take_logprob_fields(const json& logprobs, const json& top, const json& ec
       VATP_ASSIGN_OR_RETURN(r.logprobs, top_count(logprobs, "logprobs"));
     }
   }
-  // Streaming sends each chunk's tokens with it; the prompt's (echo) would all have to
-  // come before the first chunk, which is sent before the prompt is read.
-  if (r.logprobs >= 0 && r.stream && r.echo)
-    return field_error("echo", "with \"logprobs\" is not supported while streaming (send \"stream\": false)");
   return Status::ok();
 }
 
@@ -161,7 +157,6 @@ Status read_prompts(json& body, const api::RequestDefaults& d, OpenAiRequest& r)
   if (p.size() > kMaxBatchPrompts)
     return field_error("prompt", "at most " + std::to_string(kMaxBatchPrompts) +
                                      " prompts per request, got " + std::to_string(p.size()));
-  if (r.stream) return field_error("prompt", "several prompts are not supported with \"stream\": true");
   const json prompts = std::move(p);
   for (size_t i = 0; i < prompts.size(); ++i) {
     body["prompt"] = prompts[i];

@@ -3,8 +3,7 @@
 // streaming, stop strings, the model name. docs/server.md lists every field.
 //
 // OpenAI fields vatp cannot honour are refused rather than ignored: n other than 1,
-// non-zero frequency/presence penalties, echo + logprobs while streaming, several
-// prompts while streaming. `kv` may also come
+// non-zero frequency/presence penalties. `kv` may also come
 // inside `extra_body` (clients that do not merge extra_body into the body send it so).
 #pragma once
 

@@ -1,8 +1,8 @@
 // libFuzzer target for the server's request bodies (POST /v1/chat/completions and
 // /v1/completions): any bytes, as either endpoint's body, parse into a checked request
 // or are refused with a message; the accepted ones keep the invariants the HTTP side
-// relies on (one prompt form per endpoint, logprobs in range and echo + logprobs not
-// while streaming, batches of 2..64 prompts only for completions and not streamed,
+// relies on (one prompt form per endpoint, logprobs in range, batches of 2..64 prompts
+// only for completions,
 // kv.scope "context" only with a conversation ending with the user's turn).
 #include <cstddef>
 #include <cstdint>
@@ -27,9 +27,8 @@ void check(const nlohmann::json& body, vatp::server::Endpoint ep) {
   if (ep == Endpoint::kCompletions && (!has_prompt || !r->req.messages.empty())) __builtin_trap();
   if (r->req.prompt_ids && r->req.prompt_ids->empty()) __builtin_trap();
   if (r->logprobs < -1 || r->logprobs > vatp::server::kMaxTopLogprobs) __builtin_trap();
-  if (r->logprobs >= 0 && r->stream && r->echo) __builtin_trap();
   if (r->batch.size() == 1 || r->batch.size() > vatp::server::kMaxBatchPrompts) __builtin_trap();
-  if (!r->batch.empty() && (r->stream || ep == Endpoint::kChat)) __builtin_trap();
+  if (!r->batch.empty() && ep == Endpoint::kChat) __builtin_trap();
   for (const auto& b : r->batch)
     if (!b.prompt && !b.prompt_ids) __builtin_trap();
   if (r->req.kv_scope_context && (r->req.messages.size() < 2 || r->req.messages.back().role != "user"))

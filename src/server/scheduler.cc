@@ -107,6 +107,7 @@ struct Scheduler::Live {
   double last_token_at = -1.0;
   LogprobRecorder logprobs;
   bool cache_prompt = false;
+  bool prompt_logprobs_early = false;  // still to post (SubmitOptions::prompt_logprobs_early)
   explicit Live(std::vector<std::string> s) : stop(std::move(s)) {}
 };
 
@@ -211,6 +212,7 @@ void Scheduler::start(std::unique_ptr<Pending> p) {
   live->channel = p->channel;
   live->since_arrival = p->since_arrival;
   live->cache_prompt = p->req.cache_prompt;
+  live->prompt_logprobs_early = p->opts.prompt_logprobs_early && p->opts.prompt_logprobs;
   live->logprobs.n_top = p->opts.logprobs;
   live->logprobs.prompt_too = p->opts.prompt_logprobs;
   live->logprobs.n_vocab = engine_.n_vocab();
@@ -218,6 +220,12 @@ void Scheduler::start(std::unique_ptr<Pending> p) {
   Live* l = live.get();
   Metrics& m = metrics_;
   p->req.on_token = [l, &m](int32_t id, std::string_view piece) {
+    if (l->prompt_logprobs_early) {  // the prefill is done: the prompt's are complete
+      l->prompt_logprobs_early = false;
+      Event e = text_event("");
+      e.prompt_logprobs = std::move(l->logprobs.prompt_logprobs);
+      l->channel->post(std::move(e));
+    }
     l->logprobs.on_token(id);
     const double now = l->since_arrival.seconds();
     if (l->last_token_at < 0) {

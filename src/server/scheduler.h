@@ -43,6 +43,9 @@ struct SubmitOptions {
   std::vector<std::string> stop;
   int logprobs = -1;             // >= 0: each generated token's, with this many alternatives
   bool prompt_logprobs = false;  // and the prompt's (echo), with as many
+  // Streaming: the prompt's go out in a text event of their own once the prefill is done
+  // (before the first token's), not with kDone.
+  bool prompt_logprobs_early = false;
 };
 
 struct Event {
@@ -53,8 +56,9 @@ struct Event {
   bool queue_full = false;         // kError: refused because --max-queue requests wait (503)
   std::string finish_reason;       // kDone: "stop" | "length"
   runtime::Completion completion;  // kDone
-  // When asked for: kDone: the prompt's (echo) and every generated token's; kText: those
-  // of the tokens whose text this piece releases (streaming sends them with it).
+  // When asked for: kDone: the prompt's (echo; unless they came early) and every generated
+  // token's; kText: those of the tokens whose text this piece releases (streaming sends
+  // them with it), or (prompt_logprobs_early) the prompt's, once, with no text.
   std::vector<TokenLogprobs> prompt_logprobs, logprobs;
 };
 

@@ -112,6 +112,50 @@ def test_streamed_completion_logprobs_equal_the_whole_response(server, stop):
     assert len(got["tokens"]) > 0
 
 
+def joined_logprobs(chunks, index=0):
+    got = {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []}
+    for c in chunks:
+        for ch in c["choices"]:
+            if ch["index"] == index and ch["logprobs"]:
+                for k in got:
+                    got[k] += ch["logprobs"][k]
+    return got
+
+
+@pytest.mark.parametrize("max_tokens", [0, 1, 6])
+def test_streamed_echo_and_logprobs_equal_the_whole_response(server, max_tokens):
+    """echo + logprobs while streaming (lm-eval's scoring request, streamed): the first
+    chunk is the prompt with its logprobs, once the prefill has them; then the
+    generated tokens'. Joined, they are the non-streaming response's, offsets too."""
+    body = {"prompt": "The quick brown fox jumps over", "max_tokens": max_tokens, "temperature": 0,
+            "logprobs": 3, "echo": True, "ignore_eos": True}
+    whole = completion(server, **body)["choices"][0]
+    chunks = stream_chunks(server, "/v1/completions", body)
+    assert chunks[0]["choices"][0]["text"] == "The quick brown fox jumps over"
+    assert chunks[0]["choices"][0]["logprobs"]["token_logprobs"][0] is None  # nothing predicts the first
+    assert joined_logprobs(chunks) == whole["logprobs"]
+    assert "".join(c["choices"][0]["text"] for c in chunks) == whole["text"]
+
+
+def test_streamed_batched_prompts_equal_one_request_each(server):
+    """Several prompts while streaming: chunks of choice i (prompt i) interleave as they
+    come; each choice's text and logprobs are what prompt i alone gets; one finish chunk
+    each; the usage chunk sums them."""
+    prompts = ["Once upon a time", "The capital of France is", "1, 2, 3,"]
+    body = dict(max_tokens=8, temperature=0, logprobs=1, ignore_eos=True)
+    alone = [completion(server, prompt=p, **body) for p in prompts]
+    chunks = stream_chunks(server, "/v1/completions",
+                           {"prompt": prompts, "stream_options": {"include_usage": True}, **body})
+    for i, want in enumerate(alone):
+        mine = [ch for c in chunks for ch in c["choices"] if ch["index"] == i]
+        assert "".join(ch["text"] for ch in mine) == want["choices"][0]["text"]
+        assert [ch["finish_reason"] for ch in mine if ch["finish_reason"]] == [want["choices"][0]["finish_reason"]]
+        assert joined_logprobs(chunks, i) == want["choices"][0]["logprobs"]
+    assert chunks[-1]["choices"] == []
+    for k in ["prompt_tokens", "completion_tokens", "total_tokens"]:
+        assert chunks[-1]["usage"][k] == sum(a["usage"][k] for a in alone)
+
+
 def test_streamed_chat_logprobs_through_the_openai_client(server):
     args = dict(model="x", messages=[{"role": "user", "content": "Count to five."}], temperature=0, max_tokens=12,
                 logprobs=True, top_logprobs=3)
@@ -157,7 +201,6 @@ def test_batched_prompts_equal_one_request_each(server):
 
 
 @pytest.mark.parametrize("body,message", [
-    ({"prompt": ["a", "b"], "stream": True}, "several prompts are not supported"),
     ({"prompt": ["a"] * 65}, "at most 64 prompts"),
     ({"prompt": ["a", 3]}, "prompt[1]"),
     ({"prompt": ["a", [1, 99999999]]}, "prompt[1]"),
@@ -172,7 +215,6 @@ def test_bad_batched_prompts(server, body, message):
 @pytest.mark.parametrize("path,body", [
     ("/v1/completions", {"prompt": "hi", "logprobs": 21}),
     ("/v1/completions", {"prompt": "hi", "logprobs": True}),
-    ("/v1/completions", {"prompt": "hi", "logprobs": 2, "echo": True, "stream": True}),
     ("/v1/completions", {"prompt": "hi", "top_logprobs": 2}),
     ("/v1/completions", {"prompt": "hi", "echo": "yes"}),
     ("/v1/completions", {"prompt": [1, 99999999]}),

@@ -45,6 +45,9 @@ void add_sweep_flags(CLI::App* cmd, SweepFlags& f) {
       "Template name: llama2, vicuna, chatml, llama3, mistral, mistral-v1, mistral-v3, mistral-v3-tekken, "
       "mistral-v7, mistral-v7-tekken");
   cmd->add_option("--system", f.system, "System message for chat prompts");
+  cmd->add_option("--parallel", f.parallel,
+                  "Runs decoding at once on the batched engine (default 1: one at a time); the "
+                  "predictions are the same");
   add_kv_override_flags(cmd, f.kv, /*with_schedule=*/true);
 }
 
@@ -84,6 +87,8 @@ Result<eval::SweepOptions> sweep_options(const SweepFlags& f, CLI::App& leaf) {
   if (f.out_dir.empty()) return invalid_argument("-o OUTDIR is required");
   VATP_RETURN_IF_ERROR(check_output_dir("-o", f.out_dir));
   if (f.n_ctx < 0) return invalid_argument("-c must be > 0, got " + std::to_string(f.n_ctx));
+  if (f.parallel < 1) return invalid_argument("--parallel must be >= 1, got " + std::to_string(f.parallel));
+  o.parallel = f.parallel;
   o.out_dir = f.out_dir;
   o.resume = !f.no_resume;
   o.progress = !f.quiet;
@@ -105,7 +110,7 @@ namespace {
 bool is_result_neutral(const std::string& name) {
   static constexpr const char* kNeutral[] = {"--help",    "--out",      "--no-resume", "--quiet",
                                              "--threads", "--policies", "--budgets",   "--samples",
-                                             "--limit",   "--segments", "--dump"};
+                                             "--limit",   "--segments", "--dump",      "--parallel"};
   return std::find(std::begin(kNeutral), std::end(kNeutral), name) != std::end(kNeutral);
 }
 

@@ -45,8 +45,9 @@ struct SweepFlags {
   std::string kv_type = "f16";
   std::string chat_template, system;
   policy::PolicyFlags kv;  // other --kv-* flags, applied to every policy
+  int parallel = 1;        // runs decoding at once on the batched engine
 };
-// --policies --budgets -o --no-resume --quiet -c --kv-type --chat-template --system and
+// --policies --budgets -o --no-resume --quiet -c --kv-type --chat-template --system --parallel and
 // --kv-sinks/--kv-recent/--kv-schedule/--kv-chunk/--kv-group/--kv-value-norm/--kv-window/--kv-seed.
 void add_sweep_flags(CLI::App* cmd, SweepFlags& f);
 // The --kv-* flags other than --kv-policy/--kv-budget, applied to every policy of a sweep

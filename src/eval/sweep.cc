@@ -17,6 +17,7 @@
 #include "eval/prompt.h"
 #include "eval/sweep_common.h"
 #include "eval/sweep_report.h"
+#include "runtime/engine.h"
 #include "runtime/session.h"
 
 namespace vatp::eval {
@@ -30,17 +31,24 @@ struct RunOutcome {
   double kv_fraction = 1.0;
 };
 
-Result<RunOutcome> decode(runtime::Session& s, std::span<const int32_t> prompt, const Sample& sample) {
-  RunOutcome o;
-  const auto& st = s.stats();
-  o.kv_fraction = st.kv_bytes_full > 0 ? static_cast<double>(st.kv_bytes_used) / st.kv_bytes_full : 1.0;
-  // Stop tokens banned while fewer than min_new_tokens are out (HF's min_length).
-  std::vector<int32_t> stops = {s.tokenizer().eos()};
+double kv_fraction(int64_t used, int64_t full) {
+  return full > 0 ? static_cast<double>(used) / static_cast<double>(full) : 1.0;
+}
+
+// Stop tokens banned while fewer than min_new_tokens are out (HF's min_length).
+std::vector<int32_t> stop_tokens(const tokenizer::Tokenizer& tok, const Sample& sample) {
+  std::vector<int32_t> stops = {tok.eos()};
   if (sample.stop_at_newline) {
-    const std::vector<int32_t> nl =
-        s.tokenizer().encode("\n", /*add_special=*/false, /*parse_special=*/false);
+    const std::vector<int32_t> nl = tok.encode("\n", /*add_special=*/false, /*parse_special=*/false);
     if (!nl.empty()) stops.push_back(nl.back());
   }
+  return stops;
+}
+
+Result<RunOutcome> decode(runtime::Session& s, std::span<const int32_t> prompt, const Sample& sample) {
+  RunOutcome o;
+  o.kv_fraction = kv_fraction(s.stats().kv_bytes_used, s.stats().kv_bytes_full);
+  const std::vector<int32_t> stops = stop_tokens(s.tokenizer(), sample);
   int produced = 0;
   if (sample.min_new_tokens > 0) s.ban_next_tokens(stops);
   auto ids = s.continue_generation(prompt, sample.max_new_tokens, [&](int32_t, std::string_view piece) {
@@ -138,16 +146,100 @@ Result<SweepSummary> run_generation_sweep(const ModelRef& m, std::span<const Sam
   SweepSummary summary;
   Progress progress(static_cast<int64_t>(samples.size() * runs.size()), opts.progress);
   const auto t_start = Clock::now();
+  std::vector<std::string> inputs;
+  for (const Sample& s : samples) inputs.push_back(sample_digest(s));
+
+  auto ctx_of = [&](size_t si, size_t ri) {
+    return "sample " + samples[si].task + "/" + samples[si].id + ", policy " + runs[ri].policy +
+           " at budget " + runs[ri].budget;
+  };
+  auto finish_run = [&](size_t si, size_t ri, const RunOutcome& o, double seconds) -> Status {
+    const Sample& sample = samples[si];
+    const double sc = score(sample, o.prediction);
+    json rec = {{"task", sample.task},
+                {"id", sample.id},
+                {"policy", runs[ri].policy},
+                {"budget", runs[ri].budget},
+                {"score", sc},
+                {"pred", o.prediction},
+                {"answers", sample.answers},
+                {"n_prompt", static_cast<int64_t>(prompts[si].size())},
+                {"n_generated", o.n_generated},
+                {"kv_fraction", o.kv_fraction},
+                {"seconds", seconds}};
+    VATP_RETURN_IF_ERROR(log.append(std::move(rec), inputs[si]));
+    ++summary.runs_done;
+    progress.done(sample.task + "/" + sample.id + " " + runs[ri].policy + "@" + runs[ri].budget);
+    return Status::ok();
+  };
+  auto seconds_since = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
+
+  // --parallel: runs go to the engine (forks of a shared prefill as prefilled sequences)
+  // and decode together; the next sample is prepared when fewer than `parallel` run.
+  std::unique_ptr<runtime::Engine> engine;
+  struct InFlight {
+    size_t si, ri;
+    Clock::time_point t0;
+    double prefill_s;
+  };
+  std::map<int64_t, InFlight> in_flight;
+  if (opts.parallel > 1) {
+    runtime::EngineOptions eo;
+    eo.n_ctx = so.n_ctx;
+    eo.parallel = opts.parallel;
+    eo.n_batch = so.n_batch;
+    eo.batch_tokens = std::max(512, so.n_batch);
+    eo.kv_type = so.kv_type;
+    eo.max_queue = 1 << 20;
+    VATP_ASSIGN_OR_RETURN(engine, runtime::Engine::create(m.model, m.tok, m.pool, eo));
+  }
+  auto engine_request = [&](size_t si, size_t ri) {
+    const Sample& sample = samples[si];
+    runtime::Request r;
+    r.prompt = prompts[si];
+    r.max_tokens = sample.max_new_tokens;
+    r.sampling = so.sampling;
+    r.kv_policy = runs[ri].cfg;
+    r.min_tokens = sample.min_new_tokens;
+    r.banned_before_min = stop_tokens(m.tok, sample);
+    const bool at_newline = sample.stop_at_newline;
+    r.on_token = [at_newline](int32_t, std::string_view piece) {
+      return !(at_newline && piece.find('\n') != std::string_view::npos);
+    };
+    return r;
+  };
+  auto collect = [&]() -> Status {
+    for (runtime::Completion& c : engine->take_completed()) {
+      const auto it = in_flight.find(c.id);
+      if (it == in_flight.end()) return internal_error("the engine finished an unknown request");
+      const InFlight f = it->second;
+      in_flight.erase(it);
+      if (!c.status.is_ok()) return c.status.with_context(ctx_of(f.si, f.ri));
+      const RunOutcome o{c.text, static_cast<int64_t>(c.tokens.size()),
+                         kv_fraction(c.prompt_kv_used, c.prompt_kv_full)};
+      VATP_RETURN_IF_ERROR(finish_run(f.si, f.ri, o, f.prefill_s + seconds_since(f.t0)));
+    }
+    return Status::ok();
+  };
+  auto step_until = [&](size_t load) -> Status {
+    while (in_flight.size() > load) {
+      VATP_ASSIGN_OR_RETURN(bool more, engine->step());
+      VATP_RETURN_IF_ERROR(collect());
+      if (!more && !in_flight.empty()) return internal_error("the engine stopped with runs in flight");
+    }
+    return Status::ok();
+  };
 
   for (size_t si = 0; si < samples.size(); ++si) {
     const Sample& sample = samples[si];
     const std::vector<int32_t>& prompt = prompts[si];
     const int64_t plen = static_cast<int64_t>(prompt.size());
     // Group the pending runs by a shareable prefill.
-    const std::string input = sample_digest(sample);
     std::vector<size_t> pending;
     for (size_t ri = 0; ri < runs.size(); ++ri) {
-      auto done = log.done(key(sample.task, sample.id, runs[ri]), input);
+      auto done = log.done(key(sample.task, sample.id, runs[ri]), inputs[si]);
       if (!done.is_ok()) return done.status().with_context("sample " + sample.task + "/" + sample.id);
       if (*done) {
         ++summary.runs_skipped;
@@ -158,56 +250,53 @@ Result<SweepSummary> run_generation_sweep(const ModelRef& m, std::span<const Sam
     }
     auto planned = plan_prefills(runs, pending, plen, n_ctx);
     if (!planned.is_ok()) return planned.status().with_context("sample " + sample.task + "/" + sample.id);
-    const std::vector<PrefillGroup>& groups = planned->groups;
-    const std::vector<size_t>& standalone = planned->standalone;
 
-    auto finish_run = [&](size_t ri, const RunOutcome& o, double seconds) -> Status {
-      const double sc = score(sample, o.prediction);
-      json rec = {{"task", sample.task},          {"id", sample.id},   {"policy", runs[ri].policy},
-                  {"budget", runs[ri].budget},    {"score", sc},       {"pred", o.prediction},
-                  {"answers", sample.answers},    {"n_prompt", plen},  {"n_generated", o.n_generated},
-                  {"kv_fraction", o.kv_fraction}, {"seconds", seconds}};
-      VATP_RETURN_IF_ERROR(log.append(std::move(rec), input));
-      ++summary.runs_done;
-      progress.done(sample.task + "/" + sample.id + " " + runs[ri].policy + "@" + runs[ri].budget);
-      return Status::ok();
-    };
-    auto ctx_of = [&](size_t ri) {
-      return "sample " + sample.task + "/" + sample.id + ", policy " + runs[ri].policy + " at budget " +
-             runs[ri].budget;
-    };
-
-    for (const PrefillGroup& g : groups) {
+    for (const PrefillGroup& g : planned->groups) {
       const auto t0 = Clock::now();
       source->reset();
       VATP_RETURN_IF_ERROR(source->prefill_shared(prompt, g.req));
       // The prefill's time is shared by the group's runs.
-      const double prefill_s = std::chrono::duration<double>(Clock::now() - t0).count() / g.runs.size();
+      const double prefill_s = seconds_since(t0) / static_cast<double>(g.runs.size());
       for (size_t ri : g.runs) {
         const auto t1 = Clock::now();
+        if (engine) {
+          Result<runtime::Sequence> fork = source->fork_sequence(runs[ri].cfg);
+          if (!fork.is_ok()) return fork.status().with_context(ctx_of(si, ri));
+          Result<int64_t> id = engine->submit_prefilled(engine_request(si, ri), std::move(fork).value());
+          if (!id.is_ok()) return id.status().with_context(ctx_of(si, ri));
+          in_flight[*id] = InFlight{si, ri, t1, prefill_s};
+          continue;
+        }
         Status st = worker->fork_policy(*source, runs[ri].cfg);
-        if (!st.is_ok()) return st.with_context(ctx_of(ri));
+        if (!st.is_ok()) return st.with_context(ctx_of(si, ri));
         auto o = decode(*worker, prompt, sample);
-        if (!o.is_ok()) return o.status().with_context(ctx_of(ri));
-        VATP_RETURN_IF_ERROR(
-            finish_run(ri, *o, prefill_s + std::chrono::duration<double>(Clock::now() - t1).count()));
+        if (!o.is_ok()) return o.status().with_context(ctx_of(si, ri));
+        VATP_RETURN_IF_ERROR(finish_run(si, ri, *o, prefill_s + seconds_since(t1)));
       }
     }
-    for (size_t ri : standalone) {
+    for (size_t ri : planned->standalone) {
       const auto t1 = Clock::now();
+      if (engine) {
+        Result<int64_t> id = engine->submit(engine_request(si, ri));
+        if (!id.is_ok()) return id.status().with_context(ctx_of(si, ri));
+        in_flight[*id] = InFlight{si, ri, t1, 0.0};
+        continue;
+      }
       runtime::SessionOptions o2 = so;
       o2.kv_policy = runs[ri].cfg;
       auto s = runtime::Session::create(m.model, m.tok, m.pool, o2);
-      if (!s.is_ok()) return s.status().with_context(ctx_of(ri));
+      if (!s.is_ok()) return s.status().with_context(ctx_of(si, ri));
       runtime::Session& sess = **s;
       Status st = sess.begin_policy(plen);
       if (st.is_ok()) st = sess.prefill(prompt);
-      if (!st.is_ok()) return st.with_context(ctx_of(ri));
+      if (!st.is_ok()) return st.with_context(ctx_of(si, ri));
       auto o = decode(sess, prompt, sample);
-      if (!o.is_ok()) return o.status().with_context(ctx_of(ri));
-      VATP_RETURN_IF_ERROR(finish_run(ri, *o, std::chrono::duration<double>(Clock::now() - t1).count()));
+      if (!o.is_ok()) return o.status().with_context(ctx_of(si, ri));
+      VATP_RETURN_IF_ERROR(finish_run(si, ri, *o, seconds_since(t1)));
     }
+    if (engine) VATP_RETURN_IF_ERROR(step_until(static_cast<size_t>(opts.parallel) - 1));
   }
+  if (engine) VATP_RETURN_IF_ERROR(step_until(0));
   progress.finish();
   summary.seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
 

@@ -44,9 +44,13 @@ struct SweepOptions {
   std::string system_prompt;  // optional system turn for chat samples
   int n_ctx = 0;              // 0 = longest prompt + its max_new_tokens
   kvcache::KvType kv_type = kvcache::KvType::F16;
-  bool resume = true;        // skip runs already in OUT/runs.jsonl
-  Fingerprint fingerprint;   // what else the results depend on (model, flags, data)
-  bool progress = true;      // progress line with ETA on stderr
+  bool resume = true;       // skip runs already in OUT/runs.jsonl
+  Fingerprint fingerprint;  // what else the results depend on (model, flags, data)
+  bool progress = true;     // progress line with ETA on stderr
+  // Runs decoding at once on the batched engine (runtime/engine.h); 1: one at a time on
+  // a Session. Shared prefills stay shared (forks go to the engine prefilled), and the
+  // predictions are the same either way (batch invariance; tests/eval/sweep_test.cc).
+  int parallel = 1;
   std::string command_line;  // recorded in summary.json / summary.md
 };
 

@@ -12,7 +12,8 @@ struct Engine::Waiting {
   Request req;
   Sequence::CachePlan plan;
   int64_t bytes = 0;
-  int64_t min_tokens = 0;  // the budget KV pressure may cut it to (0: never)
+  int64_t min_tokens = 0;             // the budget KV pressure may cut it to (0: never)
+  std::optional<Sequence> prefilled;  // submit_prefilled: the prompt is already run
   Timer since_submit;
 };
 
@@ -138,7 +139,7 @@ SequenceOptions Engine::sequence_options(const Request& r) const {
                          r.sampling,  r.kv_policy,   opts_.kv_rerotate};
 }
 
-Result<int64_t> Engine::submit(Request r) {
+Status Engine::check_request(const Request& r) const {
   if (r.prompt.empty()) return invalid_argument("the prompt is empty (no tokens to start from)");
   if (r.max_tokens < 0)
     return invalid_argument("max_tokens must be >= 0, got " + std::to_string(r.max_tokens));
@@ -161,6 +162,14 @@ Result<int64_t> Engine::submit(Request r) {
     if (id < 0 || id >= model_.config().n_vocab)
       return out_of_range("token id " + std::to_string(id) + " outside the vocabulary");
   }
+  if (r.min_tokens < 0) return invalid_argument("min_tokens must be >= 0");
+  return Status::ok();
+}
+
+Result<int64_t> Engine::submit(Request r) {
+  VATP_RETURN_IF_ERROR(check_request(r));
+  const SequenceOptions so = sequence_options(r);
+  const int64_t n = static_cast<int64_t>(r.prompt.size());
   VATP_ASSIGN_OR_RETURN(Sequence::CachePlan plan, Sequence::plan_cache(so, n, r.max_tokens, r.n_question));
   VATP_ASSIGN_OR_RETURN(const int64_t min_tokens, min_budget_tokens(r, n, opts_));
   kvcache::KvCacheConfig cc = model_.cache_config(plan.slots, opts_.kv_type, plan.per_query_head);
@@ -179,6 +188,38 @@ Result<int64_t> Engine::submit(Request r) {
   w->plan = plan;
   w->bytes = bytes;
   w->min_tokens = min_tokens;
+  queue_.push_back(std::move(w));
+  return queue_.back()->id;
+}
+
+Result<int64_t> Engine::submit_prefilled(Request r, Sequence seq) {
+  VATP_RETURN_IF_ERROR(check_request(r));
+  const int64_t n = static_cast<int64_t>(r.prompt.size());
+  if (seq.options().n_ctx != opts_.n_ctx || seq.options().kv_type != opts_.kv_type ||
+      seq.options().kv_rerotate != opts_.kv_rerotate)
+    return invalid_argument("a prefilled sequence must have the engine's context, KV type and rerotation");
+  if (seq.n_past() != n || seq.prompt_len() != n || r.n_question != 0)
+    return invalid_argument("a prefilled sequence must hold exactly its whole prompt (" + std::to_string(n) +
+                            " tokens), not " + std::to_string(seq.n_past()));
+  // Nothing it does from here needs more slots than it holds plus what it generates.
+  const int reach =
+      static_cast<int>(std::min<int64_t>(opts_.n_ctx, seq.cache().max_length() + r.max_tokens + 1));
+  if (reach < seq.cache().capacity()) {
+    VATP_ASSIGN_OR_RETURN(kvcache::KvCache c, seq.cache().with_capacity(reach));
+    seq.set_cache(std::move(c));
+    seq.update_kv_stats();
+  }
+  const int64_t bytes = static_cast<int64_t>(seq.cache().bytes_allocated());
+  if (!kv_pool_.fits_ever(bytes))
+    return resource_exhausted("the prefilled sequence's KV cache (" + std::to_string(bytes) +
+                              " bytes) is more than the whole --kv-memory");
+  if (static_cast<int>(queue_.size()) >= opts_.max_queue)
+    return resource_exhausted("the queue is full (" + std::to_string(opts_.max_queue) + " requests waiting)");
+  auto w = std::make_unique<Waiting>();
+  w->id = next_id_++;
+  w->req = std::move(r);
+  w->bytes = bytes;
+  w->prefilled.emplace(std::move(seq));
   queue_.push_back(std::move(w));
   return queue_.back()->id;
 }
@@ -208,7 +249,7 @@ bool Engine::cancel(int64_t id) {
 void Engine::admit() {
   while (!queue_.empty() && static_cast<int>(active_.size()) < opts_.parallel) {
     Waiting& w = *queue_.front();
-    const std::optional<Reuse> r = find_reuse(w);
+    const std::optional<Reuse> r = w.prefilled ? std::nullopt : find_reuse(w);
     const int64_t need = r ? r->bytes : w.bytes;
     const int64_t more = need - (r ? r->held->bytes : 0);
     if (!make_room(more, r ? r->held : nullptr) && !compress_for(more, r ? r->held : nullptr)) break;
@@ -222,7 +263,7 @@ void Engine::admit() {
       st = resume(w, std::move(h), *r);
     } else {
       VATP_CHECK(kv_pool_.try_reserve(need));
-      st = start(w);
+      st = w.prefilled ? start_prefilled(w) : start(w);
     }
     if (!st.is_ok()) {
       kv_pool_.release(need);
@@ -243,6 +284,28 @@ Status Engine::start(Waiting& w) {
   VATP_CHECK(static_cast<int64_t>(seq.cache().bytes_allocated()) <= w.bytes);
   add_active(w, std::move(seq), w.bytes, 0);
   return Status::ok();
+}
+
+Status Engine::start_prefilled(Waiting& w) {
+  add_active(w, std::move(*w.prefilled), w.bytes, 0);
+  Active& a = *active_.back();
+  a.prompt_done = a.turn_start = static_cast<int64_t>(a.req.prompt.size());
+  a.result.prompt_kv_used = a.seq.stats().kv_bytes_used;
+  a.result.prompt_kv_full = a.seq.stats().kv_bytes_full;
+  if (a.req.max_tokens == 0) {
+    finish(a, StopReason::kMaxTokens);
+    return Status::ok();
+  }
+  if (a.req.on_logits) a.req.on_logits(a.seq.logits());
+  after_sample(a, sample(a));
+  return Status::ok();
+}
+
+// The next token, with the ids banned before min_tokens.
+int32_t Engine::sample(Active& a) {
+  if (static_cast<int>(a.result.tokens.size()) < a.req.min_tokens)
+    a.seq.ban_next_tokens(a.req.banned_before_min);
+  return a.seq.sample_next();
 }
 
 // The held sequence this request's prompt continues, if any: same policy, its tokens a
@@ -519,6 +582,8 @@ void Engine::after_forward(Active& a, double step_seconds) {
     const Status st = after_prefill_piece(a, step_seconds);
     if (!st.is_ok()) return finish(a, StopReason::kNone, st);
     if (a.prompt_done < static_cast<int64_t>(a.req.prompt.size())) return;
+    a.result.prompt_kv_used = s.kv_bytes_used;
+    a.result.prompt_kv_full = s.kv_bytes_full;
     if (a.req.max_tokens == 0) return finish(a, StopReason::kMaxTokens);
   } else {
     s.decode_seconds += step_seconds;
@@ -528,7 +593,7 @@ void Engine::after_forward(Active& a, double step_seconds) {
     a.seq.update_kv_stats();
   }
   if (a.req.on_logits) a.req.on_logits(a.seq.logits());
-  after_sample(a, a.seq.sample_next());
+  after_sample(a, sample(a));
 }
 
 Status Engine::after_prefill_piece(Active& a, double step_seconds) {

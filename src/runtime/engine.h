@@ -80,6 +80,10 @@ struct Request {
   // prompt); none: never (unless EngineOptions::default_min_budget). An evicting policy
   // and the whole prompt compressed (n_question 0) only.
   std::optional<policy::Budget> min_budget;
+  // HF's min_length (LongBench): while fewer than min_tokens are generated, these ids
+  // cannot be sampled.
+  int min_tokens = 0;
+  std::vector<int32_t> banned_before_min;
   // The question-agnostic protocol (kv.scope "context", kvpress's): the last n_question
   // prompt tokens are the question. With an evicting policy the context before them is
   // compressed as if it were the whole prompt (per chunk with the chunked schedule, and
@@ -103,9 +107,12 @@ struct Completion {
   SessionStats stats;
   int64_t kv_bytes_reserved = 0;  // what the pool held for it
   int64_t n_cached = 0;           // prompt tokens a held sequence already had (not prefilled)
-  double queue_seconds = 0.0;     // submit → admission
-  double prefill_seconds = 0.0;   // admission → first token
-  double decode_seconds = 0.0;    // first token → done
+  // The cache right after the prompt (its evictions done): K/V bytes live, and what a
+  // full cache of the prompt holds.
+  int64_t prompt_kv_used = 0, prompt_kv_full = 0;
+  double queue_seconds = 0.0;    // submit → admission
+  double prefill_seconds = 0.0;  // admission → first token
+  double decode_seconds = 0.0;   // first token → done
 };
 
 // One request the engine holds, as /slots shows it.
@@ -142,6 +149,12 @@ class Engine {
   // request (empty or too long a prompt, bad policy or sampling settings),
   // resource_exhausted if its cache can never fit in the pool or the queue is full.
   Result<int64_t> submit(Request r);
+  // A request whose prompt is already run: `seq` holds it (n_past == prompt size, its
+  // logits those of the last prompt token, its policy set up and the prompt's eviction
+  // done), e.g. a sweep's fork of a shared prefill (Session::fork_sequence). It waits
+  // for admission as any request, then starts decoding; its cache is first cut to what
+  // it can reach (its tokens + max_tokens). The same errors as submit().
+  Result<int64_t> submit_prefilled(Request r, Sequence seq);
   // Ends a waiting or running request now (stop reason "cancelled"; its memory is
   // returned at once). False if the id is unknown or already done.
   bool cancel(int64_t id);
@@ -175,11 +188,14 @@ class Engine {
   SequenceOptions sequence_options(const Request& r) const;
   void admit();
   Status start(Waiting& w);
+  Status start_prefilled(Waiting& w);
   std::optional<Reuse> find_reuse(const Waiting& w) const;
   bool make_room(int64_t bytes, const Held* keep);
   bool compress_for(int64_t bytes, const Held* keep);
   Status resume(Waiting& w, std::unique_ptr<Held> h, const Reuse& r);
   void add_active(Waiting& w, Sequence seq, int64_t bytes, int64_t n_cached);
+  Status check_request(const Request& r) const;
+  int32_t sample(Active& a);
   void hold(Active& a);
   void drop_oldest_held();
   Status build_step();

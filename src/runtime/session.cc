@@ -135,30 +135,40 @@ Status Session::prefill_shared(std::span<const int32_t> prompt, const model::Att
   return st;
 }
 
+Result<Sequence> Session::fork_sequence(const policy::PolicyConfig& cfg) const {
+  SequenceOptions so = seq_.options();
+  so.kv_policy = cfg;
+  so.sampling = opts_.sampling;
+  VATP_ASSIGN_OR_RETURN(Sequence s, Sequence::create(model_, so, /*initial_capacity=*/1));
+  s.set_cache(seq_.cache());
+  s.commit(seq_.n_past());
+  s.set_prompt_len(seq_.prompt_len());
+  std::copy(seq_.logits(), seq_.logits() + n_vocab(), s.logits());
+  s.mutable_stats().n_prompt = seq_.stats().n_prompt;
+  s.mutable_stats().prefill_seconds = seq_.stats().prefill_seconds;
+  if (cfg.evict) {
+    VATP_ASSIGN_OR_RETURN(KvEvictor e, KvEvictor::create(cfg, s.prompt_len(), so.n_ctx));
+    if (policy::evicts_at(cfg, policy::Phase::kPrefillChunk)) {
+      return invalid_argument("fork_policy: policy " + cfg.name + " evicts during the prefill (chunked)");
+    }
+    s.set_evictor(std::move(e));
+    s.end_prefill();
+    VATP_RETURN_IF_ERROR(s.evict(policy::Phase::kPrefillEnd));
+  }
+  s.update_kv_stats();
+  return s;
+}
+
 Status Session::fork_policy(const Session& src, const policy::PolicyConfig& cfg) {
   if (&src.model_ != &model_ || src.opts_.n_ctx != opts_.n_ctx || src.opts_.kv_type != opts_.kv_type ||
       src.opts_.kv_rerotate != opts_.kv_rerotate) {
     return invalid_argument("fork_policy: the sessions differ in model, context, KV type or rerotation");
   }
-  reset();
+  VATP_ASSIGN_OR_RETURN(Sequence s, src.fork_sequence(cfg));
+  s.mutable_options().sampling = opts_.sampling;
+  s.sampler() = Sampler(n_vocab(), opts_.sampling);
+  seq_ = std::move(s);
   opts_.kv_policy = cfg;
-  seq_.mutable_options().kv_policy = cfg;
-  seq_.set_cache(src.seq_.cache());
-  seq_.commit(src.seq_.n_past());
-  seq_.set_prompt_len(src.seq_.prompt_len());
-  std::copy(src.seq_.logits(), src.seq_.logits() + n_vocab(), seq_.logits());
-  seq_.mutable_stats().n_prompt = src.seq_.stats().n_prompt;
-  seq_.mutable_stats().prefill_seconds = src.seq_.stats().prefill_seconds;
-  if (cfg.evict) {
-    VATP_ASSIGN_OR_RETURN(KvEvictor e, KvEvictor::create(cfg, seq_.prompt_len(), opts_.n_ctx));
-    if (policy::evicts_at(cfg, policy::Phase::kPrefillChunk)) {
-      return invalid_argument("fork_policy: policy " + cfg.name + " evicts during the prefill (chunked)");
-    }
-    seq_.set_evictor(std::move(e));
-    seq_.end_prefill();
-    VATP_RETURN_IF_ERROR(evict(policy::Phase::kPrefillEnd));
-  }
-  seq_.update_kv_stats();
   return Status::ok();
 }
 

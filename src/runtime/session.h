@@ -117,6 +117,9 @@ class Session {
   // prefill under `cfg` would have left (same logits; tests/eval/sweep_test.cc).
   Status prefill_shared(std::span<const int32_t> prompt, const model::AttentionStatsRequest& req);
   Status fork_policy(const Session& src, const policy::PolicyConfig& cfg);
+  // The same fork as a Sequence of its own (this session is the source), for the engine
+  // (Engine::submit_prefilled).
+  Result<Sequence> fork_sequence(const policy::PolicyConfig& cfg) const;
 
   // Empties the cache, restarts the sampler (same seed) and zeroes the stats.
   void reset();

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -134,6 +135,67 @@ TEST_F(SweepSmol, SweepWritesResumesAndRejectsBadRecordsSlow) {
   ASSERT_FALSE(s4.is_ok());
   EXPECT_NE(s4.status().message().find("runs.jsonl:11"), std::string::npos) << s4.status().to_string();
   std::filesystem::remove_all(dir);
+}
+
+// --parallel: the same runs on the batched engine (forks of the shared prefill submitted
+// prefilled, chunked runs prefilled by the engine) give the same records as one at a
+// time on a Session — predictions, token counts, KV fractions, scores — whatever order
+// they finish in; min_new_tokens and stop-at-newline included.
+TEST_F(SweepSmol, ParallelSweepEqualsSerialSweepSlow) {
+  std::vector<Sample> samples(3);
+  for (int i = 0; i < 3; ++i) {
+    samples[i].task = "code";
+    samples[i].id = std::to_string(i);
+    samples[i].prompt = text().substr(text().size() / 2) + std::string(static_cast<size_t>(i), ' ');
+    samples[i].chat = false;
+    samples[i].max_new_tokens = 6;
+    samples[i].answers = {"4721"};
+  }
+  samples[1].stop_at_newline = true;
+  samples[2].min_new_tokens = 3;
+  ScoreFn score = [](const Sample& s, std::string_view pred) {
+    return pred.find(s.answers[0]) != std::string_view::npos ? 1.0 : 0.0;
+  };
+  ModelRef m{*model_, *tok_, *pool_};
+  auto records = [&](int parallel, bool chunked) {
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                      ("vatp_sweep_par_" + std::to_string(parallel) + (chunked ? "c" : ""));
+    std::filesystem::remove_all(dir);
+    SweepOptions o;
+    o.policies = {"full", "snapkv", "vatp"};
+    o.budgets = {"0.5", "48"};
+    if (chunked) {
+      o.overrides.schedule = "chunked";
+      o.overrides.chunk = "64";
+    }
+    o.out_dir = dir.string();
+    o.progress = false;
+    o.command_line = "test";
+    o.parallel = parallel;
+    auto s = run_generation_sweep(m, samples, score, o);
+    EXPECT_TRUE(s.is_ok()) << s.status().to_string();
+    std::map<std::string, nlohmann::json> out;
+    std::ifstream in(dir / "runs.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      nlohmann::json j = nlohmann::json::parse(line);
+      const std::string k = j["id"].get<std::string>() + "/" + j["policy"].get<std::string>() + "@" +
+                            j["budget"].get<std::string>();
+      j.erase("seconds");
+      out[k] = std::move(j);
+    }
+    std::filesystem::remove_all(dir);
+    return out;
+  };
+  for (bool chunked : {false, true}) {
+    SCOPED_TRACE(chunked ? "chunked (prefilled by the engine)" : "forks of the shared prefill");
+    const auto serial = records(1, chunked), parallel = records(4, chunked);
+    EXPECT_EQ(serial.size(), 3u * 5u);
+    ASSERT_EQ(serial.size(), parallel.size());
+    for (const auto& [k, v] : serial) {
+      ASSERT_TRUE(parallel.count(k)) << k;
+      EXPECT_EQ(parallel.at(k), v) << k;
+    }
+  }
 }
 
 TEST_F(SweepSmol, TruncateMiddleKeepsHeadAndTail) {

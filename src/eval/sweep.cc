@@ -142,6 +142,7 @@ Result<SweepSummary> run_generation_sweep(const ModelRef& m, std::span<const Sam
   so.sampling.repeat_penalty = 1.0f;
   VATP_ASSIGN_OR_RETURN(auto source, runtime::Session::create(m.model, m.tok, m.pool, so));
   VATP_ASSIGN_OR_RETURN(auto worker, runtime::Session::create(m.model, m.tok, m.pool, so));
+  std::unique_ptr<runtime::Session> prefix;  // the prefix the groups share (shared_prefix)
 
   SweepSummary summary;
   Progress progress(static_cast<int64_t>(samples.size() * runs.size()), opts.progress);
@@ -251,12 +252,31 @@ Result<SweepSummary> run_generation_sweep(const ModelRef& m, std::span<const Sam
     auto planned = plan_prefills(runs, pending, plen, n_ctx);
     if (!planned.is_ok()) return planned.status().with_context("sample " + sample.task + "/" + sample.id);
 
-    for (const PrefillGroup& g : planned->groups) {
+    const std::vector<PrefillGroup>& groups = planned->groups;
+    const std::optional<SharedPrefix> sp = shared_prefix(groups, plen, so.n_batch);
+    double prefix_s = 0.0;  // shared by every group
+    if (sp) {
       const auto t0 = Clock::now();
-      source->reset();
-      VATP_RETURN_IF_ERROR(source->prefill_shared(prompt, g.req));
+      if (!prefix) {
+        VATP_ASSIGN_OR_RETURN(prefix, runtime::Session::create(m.model, m.tok, m.pool, so));
+      }
+      prefix->reset();
+      VATP_RETURN_IF_ERROR(prefix->prefill_shared(
+          std::span<const int32_t>(prompt).first(static_cast<size_t>(sp->split)), sp->req));
+      prefix_s = seconds_since(t0) / static_cast<double>(groups.size());
+    }
+    for (const PrefillGroup& g : groups) {
+      const auto t0 = Clock::now();
+      if (sp) {
+        VATP_RETURN_IF_ERROR(source->copy_sequence_from(*prefix));
+        VATP_RETURN_IF_ERROR(source->continue_shared(
+            std::span<const int32_t>(prompt).subspan(static_cast<size_t>(sp->split)), g.req));
+      } else {
+        source->reset();
+        VATP_RETURN_IF_ERROR(source->prefill_shared(prompt, g.req));
+      }
       // The prefill's time is shared by the group's runs.
-      const double prefill_s = seconds_since(t0) / static_cast<double>(g.runs.size());
+      const double prefill_s = (prefix_s + seconds_since(t0)) / static_cast<double>(g.runs.size());
       for (size_t ri : g.runs) {
         const auto t1 = Clock::now();
         if (engine) {

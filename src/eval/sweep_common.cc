@@ -87,6 +87,28 @@ Result<PrefillPlan> plan_prefills(const std::vector<RunSpec>& runs, const std::v
   return plan;
 }
 
+std::optional<SharedPrefix> shared_prefix(const std::vector<PrefillGroup>& groups, int64_t prompt_len,
+                                          int n_batch) {
+  if (groups.size() < 2 || n_batch < 1) return std::nullopt;
+  SharedPrefix p;
+  auto per_head = [](const PrefillGroup& g) { return g.req.reduce == model::GroupReduce::PerHead; };
+  p.req.reduce = groups.front().req.reduce;
+  int64_t first_window = prompt_len;
+  for (const PrefillGroup& g : groups) {
+    // One statistics layout for every copy; one reduction for the shared accumulation.
+    if (per_head(g) != per_head(groups.front())) return std::nullopt;
+    first_window = std::min<int64_t>(first_window, g.req.window_start);
+    if (!g.req.accumulate) continue;
+    if (p.req.accumulate && p.req.reduce != g.req.reduce) return std::nullopt;
+    p.req.accumulate = true;
+    p.req.reduce = g.req.reduce;
+  }
+  // At least one token is left to each group: its last row gives the logits.
+  p.split = std::min<int64_t>(first_window, prompt_len - 1) / n_batch * n_batch;
+  if (p.split < n_batch) return std::nullopt;
+  return p;
+}
+
 std::string run_key(const json& rec, const std::vector<std::string>& keys) {
   std::string k;
   for (const std::string& f : keys) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -45,6 +46,21 @@ struct PrefillPlan {
 };
 Result<PrefillPlan> plan_prefills(const std::vector<RunSpec>& runs, const std::vector<size_t>& pending,
                                   int64_t prompt_len, int64_t n_ctx);
+
+// Groups differ only in the statistics of their observation windows at the prompt's end
+// (K/V and logits do not depend on statistics), so the part of the prompt before every
+// window can be prefilled once for all of them: `split` tokens, a multiple of n_batch (so
+// every forward call is the one a straight prefill makes, and the accumulated statistics
+// sum in the same order), with `req` (the groups' accumulation; no window, no last row).
+// Each group then prefills only the rest on a copy. None when there is one group, the
+// groups' statistics layouts (per query head or not) differ, two accumulating groups
+// reduce differently, or no split would help.
+struct SharedPrefix {
+  int64_t split = 0;
+  model::AttentionStatsRequest req;
+};
+std::optional<SharedPrefix> shared_prefix(const std::vector<PrefillGroup>& groups, int64_t prompt_len,
+                                          int n_batch);
 
 // What a run log's records hold: the fields that name a run (the key; strings, except
 // those also in integer_keys) and the numbers the summaries read.

@@ -135,6 +135,30 @@ Status Session::prefill_shared(std::span<const int32_t> prompt, const model::Att
   return st;
 }
 
+Status Session::continue_shared(std::span<const int32_t> tail, const model::AttentionStatsRequest& req) {
+  if (seq_.n_past() == 0) return invalid_argument("continue_shared needs a prefix already run");
+  if (seq_.evictor() != nullptr)
+    return invalid_argument("continue_shared needs a session without a KV policy");
+  if (tail.empty()) return invalid_argument("continue_shared: no tokens to add");
+  VATP_RETURN_IF_ERROR(check_fits(static_cast<int64_t>(tail.size()), 0));
+  seq_.set_prompt_len(seq_.n_past() + static_cast<int64_t>(tail.size()));
+  seq_.set_stats_override(&req);
+  const Status st = prefill(tail);
+  seq_.set_stats_override(nullptr);
+  return st;
+}
+
+Status Session::copy_sequence_from(const Session& src) {
+  if (&src.model_ != &model_ || src.opts_.n_ctx != opts_.n_ctx || src.opts_.kv_type != opts_.kv_type ||
+      src.opts_.kv_rerotate != opts_.kv_rerotate) {
+    return invalid_argument(
+        "copy_sequence_from: the sessions differ in model, context, KV type or rerotation");
+  }
+  seq_ = src.seq_;
+  seq_.set_stats_override(nullptr);
+  return Status::ok();
+}
+
 Result<Sequence> Session::fork_sequence(const policy::PolicyConfig& cfg) const {
   SequenceOptions so = seq_.options();
   so.kv_policy = cfg;

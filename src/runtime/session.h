@@ -116,6 +116,11 @@ class Session {
   // positions and logits, then the policy's end-of-prefill eviction — the state a
   // prefill under `cfg` would have left (same logits; tests/eval/sweep_test.cc).
   Status prefill_shared(std::span<const int32_t> prompt, const model::AttentionStatsRequest& req);
+  // The rest of a shared prefill: `tail` after the tokens already run (a copy of another
+  // session's shared prefix, copy_sequence_from), gathering what `req` asks for.
+  Status continue_shared(std::span<const int32_t> tail, const model::AttentionStatsRequest& req);
+  // This session's sequence becomes a copy of `src`'s (same model, context, KV type).
+  Status copy_sequence_from(const Session& src);
   Status fork_policy(const Session& src, const policy::PolicyConfig& cfg);
   // The same fork as a Sequence of its own (this session is the source), for the engine
   // (Engine::submit_prefilled).

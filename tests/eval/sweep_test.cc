@@ -198,6 +198,93 @@ TEST_F(SweepSmol, ParallelSweepEqualsSerialSweepSlow) {
   }
 }
 
+TEST(SharedPrefix, CutsBeforeEveryWindowAtABatchMultiple) {
+  PrefillGroup acc{{.accumulate = true}, {0}}, win{{.window_start = 1000}, {1}},
+      win2{{.window_start = 700}, {2}};
+  EXPECT_FALSE(shared_prefix({acc}, 1200, 256).has_value());  // one group: nothing to share
+  auto p = shared_prefix({acc, win, win2}, 1200, 256);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->split, 512);  // the last multiple of 256 before the earliest window (700)
+  EXPECT_TRUE(p->req.accumulate);
+  EXPECT_EQ(p->req.window_start, INT32_MAX);
+  EXPECT_FALSE(p->req.last);
+  EXPECT_EQ(shared_prefix({acc, win}, 1200, 256)->split, 768);
+  EXPECT_FALSE(shared_prefix({acc, {{.window_start = 200}, {1}}}, 1200, 256).has_value());  // < one batch
+  PrefillGroup per_head{{.accumulate = true, .reduce = model::GroupReduce::PerHead}, {3}};
+  EXPECT_FALSE(shared_prefix({per_head, win}, 1200, 256).has_value());  // two statistics layouts
+  PrefillGroup mean_acc{{.accumulate = true, .reduce = model::GroupReduce::Mean}, {5}};
+  EXPECT_FALSE(shared_prefix({acc, mean_acc}, 1200, 256).has_value());  // two accumulations
+  PrefillGroup mean_win{{.window_start = 1000, .reduce = model::GroupReduce::Mean}, {6}};
+  EXPECT_EQ(shared_prefix({acc, mean_win}, 1200, 256)->req.reduce, model::GroupReduce::Sum);
+  EXPECT_EQ(shared_prefix({acc, {{}, {4}}}, 1200, 256)->split, 1024);   // no window: up to the last token
+}
+
+// Groups of a sample share the prefix before their windows (shared_prefix); each run
+// still gives exactly what a separate Session run of its policy gives.
+TEST_F(SweepSmol, GroupsSharingAPrefixEqualSeparateRunsSlow) {
+  Sample sample;
+  sample.task = "code";
+  sample.id = "0";
+  sample.prompt = text() + " " + text() + " " + text();
+  sample.chat = false;
+  sample.max_new_tokens = 6;
+  sample.answers = {"4721"};
+  const std::vector<int32_t> prompt = tok_->encode(sample.prompt, true, false);
+  ASSERT_GT(prompt.size(), 1000u);
+  SweepOptions o;
+  o.policies = {"h2o", "snapkv", "scissorhands", "tova"};
+  o.budgets = {"0.25"};
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "vatp_sweep_prefix";
+  std::filesystem::remove_all(dir);
+  o.out_dir = dir.string();
+  o.progress = false;
+  o.command_line = "test";
+  auto runs = expand_runs(o.policies, o.budgets, o.overrides);
+  ASSERT_TRUE(runs.is_ok());
+  std::vector<size_t> all(runs->size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  auto plan = plan_prefills(*runs, all, static_cast<int64_t>(prompt.size()), 4096);
+  ASSERT_TRUE(plan.is_ok());
+  ASSERT_GE(plan->groups.size(), 2u);
+  ASSERT_TRUE(shared_prefix(plan->groups, static_cast<int64_t>(prompt.size()), 256).has_value());
+  ScoreFn score = [](const Sample&, std::string_view) { return 0.0; };
+  ModelRef m{*model_, *tok_, *pool_};
+  auto s = run_generation_sweep(m, std::span<const Sample>(&sample, 1), score, o);
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  std::map<std::string, nlohmann::json> got;
+  std::ifstream in(dir / "runs.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    got[j["policy"].get<std::string>()] = j;
+  }
+  std::filesystem::remove_all(dir);
+  for (const RunSpec& r : *runs) {
+    SCOPED_TRACE(r.policy);
+    runtime::SessionOptions so;
+    so.n_ctx = static_cast<int>(prompt.size()) + sample.max_new_tokens + 1;
+    so.sampling.temp = 0.0f;
+    so.sampling.repeat_penalty = 1.0f;
+    so.kv_policy = r.cfg;
+    auto alone = runtime::Session::create(*model_, *tok_, *pool_, so);
+    ASSERT_TRUE(alone.is_ok());
+    ASSERT_TRUE((*alone)->begin_policy(static_cast<int64_t>(prompt.size())).is_ok());
+    ASSERT_TRUE((*alone)->prefill(prompt).is_ok());
+    const auto& st = (*alone)->stats();
+    const double kv_fraction = static_cast<double>(st.kv_bytes_used) / static_cast<double>(st.kv_bytes_full);
+    std::string pred;
+    auto ids =
+        (*alone)->continue_generation(prompt, sample.max_new_tokens, [&](int32_t, std::string_view piece) {
+          pred.append(piece);
+          return true;
+        });
+    ASSERT_TRUE(ids.is_ok());
+    ASSERT_TRUE(got.count(r.policy));
+    EXPECT_EQ(got[r.policy]["pred"], pred);
+    EXPECT_EQ(got[r.policy]["n_generated"], static_cast<int64_t>(ids->size()));
+    EXPECT_EQ(got[r.policy]["kv_fraction"].get<double>(), kv_fraction);
+  }
+}
+
 TEST_F(SweepSmol, TruncateMiddleKeepsHeadAndTail) {
   std::string t;
   for (int i = 0; i < 200; ++i) t += "word" + std::to_string(i) + " ";

@@ -216,7 +216,7 @@ TEST(SharedPrefix, CutsBeforeEveryWindowAtABatchMultiple) {
   EXPECT_FALSE(shared_prefix({acc, mean_acc}, 1200, 256).has_value());  // two accumulations
   PrefillGroup mean_win{{.window_start = 1000, .reduce = model::GroupReduce::Mean}, {6}};
   EXPECT_EQ(shared_prefix({acc, mean_win}, 1200, 256)->req.reduce, model::GroupReduce::Sum);
-  EXPECT_EQ(shared_prefix({acc, {{}, {4}}}, 1200, 256)->split, 1024);   // no window: up to the last token
+  EXPECT_EQ(shared_prefix({acc, {{}, {4}}}, 1200, 256)->split, 1024);  // no window: up to the last token
 }
 
 // Groups of a sample share the prefix before their windows (shared_prefix); each run

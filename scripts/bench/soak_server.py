@@ -5,9 +5,12 @@ Starts `vatp serve` (or uses --url), then keeps --clients asyncio clients busy f
 --minutes: each sends a streaming /v1/completions or /v1/chat/completions request with a
 random prompt length (20-1,200 words), max_tokens and KV policy (prompts of 400 words
 or more: full, vatp, h2o, snapkv, streaming at budgets 0.25-0.5 or 64 tokens chunked),
-reads it to the end, and sends the next. One request in
+reads it to the end, and sends the next; after a chat answer it continues that
+conversation (up to 4 turns) with probability 0.6, so that prompt reuse (held caches,
+`cached_tokens`) runs under load too. One request in
 --disconnect-every is dropped after a few chunks (a client that vanishes) and must cost
-nothing: the server's KV pool has to return to 0 bytes once the load stops. The queue is
+nothing: once the load stops the server's KV pool has to hold no more than its held
+conversations take. The queue is
 kept small (--max-queue) so that deliberate 503 + Retry-After answers happen; any other
 5xx, a transport error, a stream without [DONE] or an RSS that keeps growing fails the
 run (exit 1).
@@ -52,12 +55,16 @@ def prose():
 class Stats:
     def __init__(self):
         self.outcomes, self.ttft, self.itl, self.tokens, self.failures = {}, [], [], 0, []
+        self.turns, self.turns_cached, self.cached_tokens = 0, 0, 0
 
     def count(self, what):
         self.outcomes[what] = self.outcomes.get(what, 0) + 1
 
 
-def body_for(rng, words):
+def body_for(rng, words, conv):
+    if conv and rng.random() < 0.6:  # the next turn of the last conversation
+        b = {**conv["body"], "messages": conv["messages"] + [{"role": "user", "content": "Go on."}]}
+        return "/v1/chat/completions", b
     n = rng.choice([20, 100, 400, 800, 1200])
     start = rng.randrange(0, len(words) - n)
     text = " ".join(words[start:start + n])
@@ -71,10 +78,14 @@ def body_for(rng, words):
     return "/v1/completions", {**b, "prompt": text}
 
 
-async def one(client, rng, words, stats, drop):
-    path, body = body_for(rng, words)
+async def one(client, rng, words, stats, drop, conv):
+    """One streamed request; the conversation to continue next (chat answers), or None."""
+    path, body = body_for(rng, words, conv)
+    turn = len(body.get("messages", [])) // 2  # 0: a new conversation
+    if "messages" in body:
+        body["stream_options"] = {"include_usage": True}
     t0 = time.monotonic()
-    last, chunks, done = None, 0, False
+    last, chunks, done, answer, cached = None, 0, False, "", None
     try:
         async with client.stream("POST", path, json=body) as r:
             if r.status_code == 503:
@@ -99,7 +110,10 @@ async def one(client, rng, words, stats, drop):
                     stats.failures.append("error event: " + json.dumps(j)[:200])
                     return
                 if not j.get("choices"):
+                    if j.get("usage"):
+                        cached = j["usage"].get("prompt_tokens_details", {}).get("cached_tokens", 0)
                     continue
+                answer += j["choices"][0].get("delta", {}).get("content") or ""
                 now = time.monotonic()
                 if last is None:
                     stats.ttft.append(now - t0)
@@ -114,20 +128,31 @@ async def one(client, rng, words, stats, drop):
         stats.count("transport error")
         stats.failures.append(f"transport error: {e!r}")
         return
-    if done:
-        stats.count("200 complete")
-    else:
+    if not done:
         stats.count("stream without [DONE]")
         stats.failures.append("a stream ended without [DONE]")
+        return None
+    stats.count("200 complete")
+    if "messages" not in body:
+        return None
+    if turn > 0:
+        stats.turns += 1
+        stats.turns_cached += 1 if cached else 0
+        stats.cached_tokens += cached or 0
+    if turn >= 3:
+        return None
+    return {"body": {k: v for k, v in body.items() if k not in ("messages", "stream_options")},
+            "messages": body["messages"] + [{"role": "assistant", "content": answer}]}
 
 
 async def client_loop(i, url, end, words, stats, disconnect_every):
     rng = random.Random(1000 + i)
     async with httpx.AsyncClient(base_url=url, timeout=600) as client:
-        n = 0
+        n, conv = 0, None
         while time.monotonic() < end:
             n += 1
-            await one(client, rng, words, stats, disconnect_every > 0 and (n + i) % disconnect_every == 0)
+            conv = await one(client, rng, words, stats, disconnect_every > 0 and (n + i) % disconnect_every == 0,
+                             conv)
 
 
 def sample_rss(pid, stop, out):
@@ -193,7 +218,9 @@ def report(a, stats, wall, rss, pool_after):
          "gen_tok_s": stats.tokens / wall, "rss_at_ready_mib": (rss[0][1] if rss else 0) / 1024,
          "rss_middle_third_max_mib": max(middle or [0]) / 1024, "rss_last_third_max_mib": max(last or [0]) / 1024,
          "rss_max_mib": max([k for _, k in rss] or [0]) / 1024, "kv_memory_mib": parse_bytes(a.kv_memory) / 2**20,
-         "kv_pool_reserved_after": pool_after, "failures": stats.failures[:20]}
+         "kv_pool_reserved_after": pool_after, "later_turns": stats.turns,
+         "later_turns_with_cached_tokens": stats.turns_cached, "cached_tokens": stats.cached_tokens,
+         "failures": stats.failures[:20]}
     print(json.dumps(r, indent=1))
     return r
 

@@ -169,10 +169,11 @@ Result<int> Sequence::plan_continuation(const SequenceOptions& opts, int64_t hel
   const int64_t prefill = c.schedule == policy::Schedule::kChunked
                               ? std::min(held + n_new, std::max(held, budget) + std::max(c.chunk, 1))
                               : held + n_new;
-  // Decoding starts from the budget at most: one slot over it at a time, or (one-shot,
-  // no decode evictions) every generated token.
-  const int64_t decode = std::min(held + n_new, budget) +
-                         (c.schedule == policy::Schedule::kOneShot ? std::max(n_predict, 1) : 1);
+  // Decoding starts from at most the budget and grows by a slot per token: up to one over
+  // the budget (it evicts every step), or (one-shot) by every generated token.
+  const int64_t start_len = std::min(held + n_new, budget);
+  const int64_t grown = start_len + std::max(n_predict, 1);
+  const int64_t decode = c.schedule == policy::Schedule::kOneShot ? grown : std::min(grown, budget + 1);
   return static_cast<int>(std::min(ctx, std::max(prefill, decode)));
 }
 
@@ -317,6 +318,10 @@ Status Sequence::prepare_rows(std::span<const int32_t> ids, int32_t* positions, 
   for (int32_t id : ids) {
     if (id < 0 || id >= n_vocab)
       return out_of_range("token id " + std::to_string(id) + " outside the vocabulary");
+  }
+  if (cache_.free_slots() < m) {  // a cache plan too small: this sequence fails, not the batch
+    return internal_error("the KV cache has room for " + std::to_string(cache_.free_slots()) +
+                          " more tokens, " + std::to_string(m) + " needed");
   }
   for (int64_t i = 0; i < m; ++i) positions[i] = static_cast<int32_t>(base + i);
   const bool decoding = evictor_ && n_past_ >= prompt_len_;

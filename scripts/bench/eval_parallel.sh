@@ -29,7 +29,7 @@ for p in 1 "$n"; do
   start=$(date +%s.%N)
   "$vatp" eval ruler -m "$model" -t "$threads" --samples "$samples" --seed 42 --tasks "$tasks" \
     --length "$length" --policies "$policies" --budgets 0.5,0.25,0.1 -o "$out/p$p" --parallel "$p" -q >/dev/null
-  secs[$p]=$(echo "$(date +%s.%N) - $start" | bc)
+  secs[$p]=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$start" "$(date +%s.%N)")
 done
 python3 - "$out/p1/runs.jsonl" "$out/p$n/runs.jsonl" "${secs[1]}" "${secs[$n]}" "$n" <<'PY'
 import json, sys

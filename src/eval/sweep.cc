@@ -280,7 +280,7 @@ Result<SweepSummary> run_generation_sweep(const ModelRef& m, std::span<const Sam
       for (size_t ri : g.runs) {
         const auto t1 = Clock::now();
         if (engine) {
-          Result<runtime::Sequence> fork = source->fork_sequence(runs[ri].cfg);
+          Result<runtime::Sequence> fork = source->fork_sequence(runs[ri].cfg, so.sampling);
           if (!fork.is_ok()) return fork.status().with_context(ctx_of(si, ri));
           Result<int64_t> id = engine->submit_prefilled(engine_request(si, ri), std::move(fork).value());
           if (!id.is_ok()) return id.status().with_context(ctx_of(si, ri));

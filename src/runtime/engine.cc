@@ -180,14 +180,18 @@ Result<int64_t> Engine::submit(Request r) {
                               std::to_string(plan.slots) + " slots), more than the whole --kv-memory of " +
                               std::to_string(kv_pool_.limit()) + " bytes");
   }
-  if (static_cast<int>(queue_.size()) >= opts_.max_queue)
-    return resource_exhausted("the queue is full (" + std::to_string(opts_.max_queue) + " requests waiting)");
   auto w = std::make_unique<Waiting>();
-  w->id = next_id_++;
   w->req = std::move(r);
   w->plan = plan;
   w->bytes = bytes;
   w->min_tokens = min_tokens;
+  return enqueue(std::move(w));
+}
+
+Result<int64_t> Engine::enqueue(std::unique_ptr<Waiting> w) {
+  if (static_cast<int>(queue_.size()) >= opts_.max_queue)
+    return resource_exhausted("the queue is full (" + std::to_string(opts_.max_queue) + " requests waiting)");
+  w->id = next_id_++;
   queue_.push_back(std::move(w));
   return queue_.back()->id;
 }
@@ -202,26 +206,17 @@ Result<int64_t> Engine::submit_prefilled(Request r, Sequence seq) {
     return invalid_argument("a prefilled sequence must hold exactly its whole prompt (" + std::to_string(n) +
                             " tokens), not " + std::to_string(seq.n_past()));
   // Nothing it does from here needs more slots than it holds plus what it generates.
-  const int reach =
-      static_cast<int>(std::min<int64_t>(opts_.n_ctx, seq.cache().max_length() + r.max_tokens + 1));
-  if (reach < seq.cache().capacity()) {
-    VATP_ASSIGN_OR_RETURN(kvcache::KvCache c, seq.cache().with_capacity(reach));
-    seq.set_cache(std::move(c));
-    seq.update_kv_stats();
-  }
+  VATP_RETURN_IF_ERROR(seq.shrink_cache(
+      static_cast<int>(std::min<int64_t>(opts_.n_ctx, seq.cache().max_length() + r.max_tokens + 1))));
   const int64_t bytes = static_cast<int64_t>(seq.cache().bytes_allocated());
   if (!kv_pool_.fits_ever(bytes))
     return resource_exhausted("the prefilled sequence's KV cache (" + std::to_string(bytes) +
                               " bytes) is more than the whole --kv-memory");
-  if (static_cast<int>(queue_.size()) >= opts_.max_queue)
-    return resource_exhausted("the queue is full (" + std::to_string(opts_.max_queue) + " requests waiting)");
   auto w = std::make_unique<Waiting>();
-  w->id = next_id_++;
   w->req = std::move(r);
   w->bytes = bytes;
   w->prefilled.emplace(std::move(seq));
-  queue_.push_back(std::move(w));
-  return queue_.back()->id;
+  return enqueue(std::move(w));
 }
 
 bool Engine::cancel(int64_t id) {
@@ -328,9 +323,7 @@ std::optional<Engine::Reuse> Engine::find_reuse(const Waiting& w) const {
     Result<int> slots =
         Sequence::plan_continuation(sequence_options(q), cached, common, n - common, q.max_tokens);
     if (!slots.is_ok()) continue;
-    kvcache::KvCacheConfig cc = h->seq.cache().config();
-    cc.capacity = std::max(cc.capacity, *slots);
-    best = Reuse{h.get(), common, *slots, static_cast<int64_t>(kvcache::KvCache::bytes_for(cc))};
+    best = Reuse{h.get(), common, *slots, h->seq.cache_bytes_at(std::max(h->seq.cache().capacity(), *slots))};
   }
   return best;
 }
@@ -378,9 +371,7 @@ bool Engine::compress_for(int64_t bytes, const Held* keep) {
     const int left = a->req.max_tokens - static_cast<int>(a->result.tokens.size());
     Result<int> slots = a->seq.plan_compression(*cfg, left);
     if (!slots.is_ok() || *slots >= a->seq.cache().capacity()) continue;
-    kvcache::KvCacheConfig cc = a->seq.cache().config();
-    cc.capacity = *slots;
-    const int64_t b = static_cast<int64_t>(kvcache::KvCache::bytes_for(cc));
+    const int64_t b = a->seq.cache_bytes_at(*slots);
     if (b >= a->bytes) continue;
     cands.push_back({a.get(), *cfg, *slots, b});
     saving += a->bytes - b;
@@ -686,14 +677,9 @@ void Engine::hold(Active& a) {
     return;
   }
   const int len = std::max(1, a.seq.cache().max_length());
-  if (a.seq.cache().capacity() > len + len / 8) {  // worth a copy
-    Result<kvcache::KvCache> smaller = a.seq.cache().with_capacity(len);
-    if (!smaller.is_ok()) {
-      kv_pool_.release(a.bytes);
-      return;
-    }
-    a.seq.set_cache(std::move(smaller).value());
-    a.seq.update_kv_stats();
+  if (a.seq.cache().capacity() > len + len / 8 && !a.seq.shrink_cache(len).is_ok()) {  // worth a copy
+    kv_pool_.release(a.bytes);
+    return;
   }
   const int64_t bytes = static_cast<int64_t>(a.seq.cache().bytes_allocated());
   kv_pool_.release(a.bytes - bytes);

@@ -195,6 +195,7 @@ class Engine {
   Status resume(Waiting& w, std::unique_ptr<Held> h, const Reuse& r);
   void add_active(Waiting& w, Sequence seq, int64_t bytes, int64_t n_cached);
   Status check_request(const Request& r) const;
+  Result<int64_t> enqueue(std::unique_ptr<Waiting> w);
   int32_t sample(Active& a);
   void hold(Active& a);
   void drop_oldest_held();

@@ -189,6 +189,19 @@ Result<int> Sequence::plan_compression(const policy::PolicyConfig& cfg, int n_re
   return static_cast<int>(std::min<int64_t>(opts_.n_ctx, e.split().total + over));
 }
 
+int64_t Sequence::cache_bytes_at(int slots) const {
+  kvcache::KvCacheConfig cc = cache_.config();
+  cc.capacity = slots;
+  return static_cast<int64_t>(kvcache::KvCache::bytes_for(cc));
+}
+
+Status Sequence::shrink_cache(int slots) {
+  if (slots >= cache_.capacity()) return Status::ok();
+  VATP_ASSIGN_OR_RETURN(cache_, cache_.with_capacity(slots));
+  update_kv_stats();
+  return Status::ok();
+}
+
 Status Sequence::compress(const policy::PolicyConfig& cfg, int slots) {
   if (!evictor_) return invalid_argument("only a sequence with an evicting policy can be compressed");
   Timer t;
@@ -198,7 +211,7 @@ Status Sequence::compress(const policy::PolicyConfig& cfg, int slots) {
     return internal_error("compressed to " + std::to_string(cache_.max_length()) + " tokens, above " +
                           std::to_string(slots) + " slots");
   if (opts_.kv_rerotate && removed > 0) cache_.renumber_positions();
-  VATP_ASSIGN_OR_RETURN(cache_, cache_.with_capacity(slots));
+  VATP_RETURN_IF_ERROR(shrink_cache(slots));
   evictor_.emplace(std::move(e));
   stats_.tokens_evicted += removed;
   stats_.kv_compressions += 1;

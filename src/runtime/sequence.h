@@ -115,6 +115,10 @@ class Sequence {
   // policy's own scores, and cuts the cache to `slots`. The policy it continues with is
   // `cfg`; options().kv_policy stays what the request asked for.
   Result<int> plan_compression(const policy::PolicyConfig& cfg, int n_remaining) const;
+  // What this sequence's cache (its layout) takes at `slots` slots per (layer, head).
+  int64_t cache_bytes_at(int slots) const;
+  // Cuts the cache to `slots` (at least what it holds) when it has more; a copy.
+  Status shrink_cache(int slots);
   Status compress(const policy::PolicyConfig& cfg, int slots);
   // Keeps the first n tokens only (a full cache: no policy ever evicted from it).
   Status rewind(int64_t n);

@@ -159,10 +159,11 @@ Status Session::copy_sequence_from(const Session& src) {
   return Status::ok();
 }
 
-Result<Sequence> Session::fork_sequence(const policy::PolicyConfig& cfg) const {
+Result<Sequence> Session::fork_sequence(const policy::PolicyConfig& cfg,
+                                        const SamplerParams& sampling) const {
   SequenceOptions so = seq_.options();
   so.kv_policy = cfg;
-  so.sampling = opts_.sampling;
+  so.sampling = sampling;
   VATP_ASSIGN_OR_RETURN(Sequence s, Sequence::create(model_, so, /*initial_capacity=*/1));
   s.set_cache(seq_.cache());
   s.commit(seq_.n_past());
@@ -188,10 +189,7 @@ Status Session::fork_policy(const Session& src, const policy::PolicyConfig& cfg)
       src.opts_.kv_rerotate != opts_.kv_rerotate) {
     return invalid_argument("fork_policy: the sessions differ in model, context, KV type or rerotation");
   }
-  VATP_ASSIGN_OR_RETURN(Sequence s, src.fork_sequence(cfg));
-  s.mutable_options().sampling = opts_.sampling;
-  s.sampler() = Sampler(n_vocab(), opts_.sampling);
-  seq_ = std::move(s);
+  VATP_ASSIGN_OR_RETURN(seq_, src.fork_sequence(cfg, opts_.sampling));
   opts_.kv_policy = cfg;
   return Status::ok();
 }

@@ -122,9 +122,9 @@ class Session {
   // This session's sequence becomes a copy of `src`'s (same model, context, KV type).
   Status copy_sequence_from(const Session& src);
   Status fork_policy(const Session& src, const policy::PolicyConfig& cfg);
-  // The same fork as a Sequence of its own (this session is the source), for the engine
-  // (Engine::submit_prefilled).
-  Result<Sequence> fork_sequence(const policy::PolicyConfig& cfg) const;
+  // The same fork as a Sequence of its own (this session is the source) sampling with
+  // `sampling`, for the engine (Engine::submit_prefilled).
+  Result<Sequence> fork_sequence(const policy::PolicyConfig& cfg, const SamplerParams& sampling) const;
 
   // Empties the cache, restarts the sampler (same seed) and zeroes the stats.
   void reset();

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -33,7 +34,7 @@ struct ServeFlags {
   std::string max_body = "8MiB";
   int http_threads = 0;  // 0: 2 × --parallel + 8
   double shutdown_timeout = 30.0;
-  int prompt_cache = -1;  // held sequences for prompt reuse; -1: --parallel
+  std::optional<int> prompt_cache;  // held sequences for prompt reuse; none: --parallel
   std::string alias;      // the model name in /v1/models (default: the file name)
   std::string chat_template;
   server::ServerOptions so;  // defaults (sampling, kv) filled by the flags
@@ -59,8 +60,8 @@ Result<server::ServerOptions> server_options(const ServeFlags& f) {
   if (f.port < 0 || f.port > 65535)
     return invalid_argument("--port must be in 0..65535, got " + std::to_string(f.port));
   if (f.shutdown_timeout < 0) return invalid_argument("--shutdown-timeout must be >= 0");
-  if (f.prompt_cache < -1)
-    return invalid_argument("--prompt-cache must be >= 0, got " + std::to_string(f.prompt_cache));
+  if (f.prompt_cache && *f.prompt_cache < 0)
+    return invalid_argument("--prompt-cache must be >= 0, got " + std::to_string(*f.prompt_cache));
   VATP_RETURN_IF_ERROR(engine_options(f.engine, 1).status());
   VATP_RETURN_IF_ERROR(runtime::validate(f.so.defaults.sampling));
   VATP_RETURN_IF_ERROR(policy::config_from_flags(f.so.defaults.kv).status().with_context("--kv-* flags"));
@@ -121,7 +122,7 @@ Status run_serve(const ServeFlags& f) {
   if (!lm.is_ok()) return fail(lm.status());
   Result<runtime::EngineOptions> eo = engine_options(f.engine, lm->model->config().n_ctx_train);
   if (!eo.is_ok()) return fail(eo.status());
-  eo->max_held = f.prompt_cache >= 0 ? f.prompt_cache : eo->parallel;
+  eo->max_held = f.prompt_cache.value_or(eo->parallel);
   Result<std::unique_ptr<runtime::Engine>> engine =
       runtime::Engine::create(*lm->model, *lm->tok, *lm->pool, *eo);
   if (!engine.is_ok()) return fail(engine.status());

@@ -35,7 +35,7 @@ struct ServeFlags {
   int http_threads = 0;  // 0: 2 × --parallel + 8
   double shutdown_timeout = 30.0;
   std::optional<int> prompt_cache;  // held sequences for prompt reuse; none: --parallel
-  std::string alias;      // the model name in /v1/models (default: the file name)
+  std::string alias;                // the model name in /v1/models (default: the file name)
   std::string chat_template;
   server::ServerOptions so;  // defaults (sampling, kv) filled by the flags
 };
